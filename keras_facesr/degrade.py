@@ -1,0 +1,168 @@
+"""HR -> LR degradations as TensorFlow ops (usable inside ``tf.data``), seeded and reproducible.
+
+Images are float32 in [0, 1], shaped (H, W, C) or (N, H, W, C). Random choices use stateless
+ops keyed by an explicit ``seed`` (a shape-[2] int tensor), so the same seed gives the same LR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+RESIZE = {
+    "bilinear": tf.image.ResizeMethod.BILINEAR,
+    "bicubic": tf.image.ResizeMethod.BICUBIC,
+    "area": tf.image.ResizeMethod.AREA,
+}
+
+
+def downscale(image: tf.Tensor, scale: int, method: str = "bilinear", antialias: bool = False):
+    """Downscale by an integer factor (H and W must be multiples of ``scale``)."""
+    shape = tf.shape(image)
+    size = tf.stack([shape[-3] // scale, shape[-2] // scale])
+    out = tf.image.resize(image, size, method=RESIZE[method], antialias=antialias)
+    return tf.clip_by_value(out, 0.0, 1.0)
+
+
+def upscale(image: tf.Tensor, scale: int, method: str = "bicubic") -> tf.Tensor:
+    """Classical interpolation baseline (what super-resolution must beat)."""
+    shape = tf.shape(image)
+    size = tf.stack([shape[-3] * scale, shape[-2] * scale])
+    return tf.clip_by_value(tf.image.resize(image, size, method=RESIZE[method]), 0.0, 1.0)
+
+
+def box_kernel(radius: float) -> np.ndarray:
+    """1-D box ("fast blur") kernel of 2r+1 equal taps."""
+    r = max(1, round(radius))
+    return np.full(2 * r + 1, 1.0 / (2 * r + 1), np.float32)
+
+
+def stack_kernel(radius: float) -> np.ndarray:
+    """1-D stack-blur kernel: triangular weights r+1-|i| (Mario Klingemann's StackBlur)."""
+    r = max(1, round(radius))
+    k = (r + 1 - np.abs(np.arange(-r, r + 1))).astype(np.float32)
+    return k / k.sum()
+
+
+def gaussian_kernel(radius: float) -> np.ndarray:
+    """1-D Gaussian as Android RenderScript's ScriptIntrinsicBlur builds it.
+
+    sigma = 0.4 * radius + 0.6, taps at -ceil(radius)..ceil(radius), normalised to sum 1.
+    """
+    sigma = 0.4 * radius + 0.6
+    r = math.ceil(radius)
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    k = np.exp(-(x**2) / (2 * sigma**2))
+    return (k / k.sum()).astype(np.float32)
+
+
+KERNELS = {"box": box_kernel, "stack": stack_kernel, "gaussian": gaussian_kernel}
+
+
+def blur(image: tf.Tensor, kernel_1d: np.ndarray) -> tf.Tensor:
+    """Separable blur with reflected borders (the kernel is applied along H then W)."""
+    squeeze = image.shape.rank == 3
+    x = image[None] if squeeze else image
+    channels = x.shape[-1]
+    r = len(kernel_1d) // 2
+    x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
+    k = tf.constant(kernel_1d, tf.float32)
+    kh = tf.tile(tf.reshape(k, [-1, 1, 1, 1]), [1, 1, channels, 1])
+    kw = tf.tile(tf.reshape(k, [1, -1, 1, 1]), [1, 1, channels, 1])
+    x = tf.nn.depthwise_conv2d(x, kh, [1, 1, 1, 1], "VALID")
+    x = tf.nn.depthwise_conv2d(x, kw, [1, 1, 1, 1], "VALID")
+    return x[0] if squeeze else x
+
+
+def add_noise(image: tf.Tensor, sigma: tf.Tensor | float, seed: tf.Tensor) -> tf.Tensor:
+    """Additive Gaussian noise of standard deviation ``sigma``, clipped to [0, 1]."""
+    noise = tf.random.stateless_normal(tf.shape(image), seed=seed, stddev=sigma)
+    return tf.clip_by_value(image + noise, 0.0, 1.0)
+
+
+def jpeg(image: tf.Tensor, quality: tf.Tensor | int) -> tf.Tensor:
+    """JPEG re-compression of one (H, W, 3) image at ``quality`` (1-100)."""
+    return tf.image.adjust_jpeg_quality(image, quality)
+
+
+class Degradation:
+    """A configured HR -> LR degradation: blur, downscale, noise, JPEG (in that order).
+
+    ``resize`` and ``blur`` may list several options; each sample draws one of them.
+    Called on one (H, W, C) image with a shape-[2] seed.
+    """
+
+    def __init__(
+        self,
+        scale: int = 4,
+        resize: Sequence[str] = ("bilinear",),
+        antialias: bool = False,
+        blur: Sequence[str] = ("none",),
+        blur_radius: float = 2.0,
+        noise: float = 0.0,
+        jpeg_quality: Sequence[int] = (),
+    ):
+        self.scale = scale
+        self.resize = list(resize)
+        self.antialias = antialias
+        self.blur = list(blur)
+        self.blur_radius = blur_radius
+        self.noise = noise
+        self.jpeg_quality = list(jpeg_quality)
+        for r in self.resize:
+            if r not in RESIZE:
+                raise ValueError(f"unknown resize method {r!r} (one of {', '.join(RESIZE)})")
+        for b in self.blur:
+            if b != "none" and b not in KERNELS:
+                raise ValueError(f"unknown blur {b!r} (one of none, {', '.join(KERNELS)})")
+
+    @classmethod
+    def from_config(cls, degrade_cfg, scale: int) -> Degradation:
+        return cls(
+            scale=scale,
+            resize=degrade_cfg.resize,
+            antialias=degrade_cfg.antialias,
+            blur=degrade_cfg.blur,
+            blur_radius=degrade_cfg.blur_radius,
+            noise=degrade_cfg.noise,
+            jpeg_quality=degrade_cfg.jpeg_quality,
+        )
+
+    def _choose(self, options: list, seed: tf.Tensor, fn) -> tf.Tensor:
+        if len(options) == 1:
+            return fn(options[0])
+        index = tf.random.stateless_uniform([], seed, 0, len(options), dtype=tf.int32)
+        return tf.switch_case(index, [lambda o=o: fn(o) for o in options])
+
+    def __call__(self, hr: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)
+
+        def do_blur(kind: str) -> tf.Tensor:
+            return hr if kind == "none" else blur(hr, KERNELS[kind](self.blur_radius))
+
+        x = self._choose(self.blur, seeds[0], do_blur)
+        x = self._choose(
+            self.resize, seeds[1], lambda m: downscale(x, self.scale, m, self.antialias)
+        )
+        if self.noise > 0:
+            sigma = tf.random.stateless_uniform([], seeds[2], 0.0, self.noise)
+            x = add_noise(x, sigma, seeds[3])
+        if self.jpeg_quality:
+            low, high = self.jpeg_quality
+            q = tf.random.stateless_uniform([], seeds[4], low, high + 1, dtype=tf.int32)
+            x = tf.clip_by_value(jpeg(x, q), 0.0, 1.0)
+        return x
+
+    def describe(self) -> str:
+        parts = []
+        if self.blur != ["none"]:
+            parts.append(f"blur {'/'.join(self.blur)} r={self.blur_radius}")
+        parts.append(f"{'/'.join(self.resize)} x{self.scale}" + (" (antialias)" * self.antialias))
+        if self.noise:
+            parts.append(f"noise sigma<={self.noise}")
+        if self.jpeg_quality:
+            parts.append(f"JPEG q{self.jpeg_quality[0]}-{self.jpeg_quality[1]}")
+        return ", ".join(parts)

@@ -1,0 +1,200 @@
+"""Identity encoders: frozen face-recognition networks E for the loss 1 - cos(E(HR), E(SR)).
+
+An ``IdentityEncoder`` knows its network's input size, input normalisation and the 5-point
+alignment template it was trained on. Training faces are aligned to ``CANONICAL_TEMPLATE``;
+the encoder maps them onto its own template with a differentiable resize + affine warp
+("alignment-aware resize"), so gradients flow from the embedding back to the SR image.
+
+Encoders are registered by name (``register_encoder``) or loaded from a user's ``.keras`` file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from keras_facesr.templates import ARCFACE_TEMPLATE, CANONICAL_TEMPLATE
+
+# Input normalisations: image in [0, 1] -> network input = (x * scale - mean) / std (per channel).
+NORMALISATIONS = {
+    "0_1": (1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "-1_1": (1.0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    "0_255": (255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    "arcface": (255.0, (127.5, 127.5, 127.5), (128.0, 128.0, 128.0)),
+}
+
+
+class EncoderError(ValueError):
+    """An identity encoder cannot be found or loaded (the message says which and why)."""
+
+
+def similarity_no_rotation(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least-squares scale s and translation t with dst ~ s * src + t (both upright)."""
+    sc, dc = src.mean(0), dst.mean(0)
+    s = float(((src - sc) * (dst - dc)).sum() / ((src - sc) ** 2).sum())
+    return s, dc - s * sc
+
+
+@dataclass
+class IdentityEncoder:
+    """A frozen face-recognition model with its input contract."""
+
+    model: keras.Model
+    input_size: int
+    template: np.ndarray = field(default_factory=lambda: ARCFACE_TEMPLATE.copy())  # fractions
+    normalisation: str = "arcface"
+    name: str = "encoder"
+    content_layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.normalisation not in NORMALISATIONS:
+            raise EncoderError(
+                f"encoder {self.name}: unknown normalisation {self.normalisation!r} "
+                f"(one of {', '.join(NORMALISATIONS)})"
+            )
+        self.model.trainable = False
+        self.template = np.asarray(self.template, np.float32)
+        s, t = similarity_no_rotation(CANONICAL_TEMPLATE, self.template)
+        # canonical (fractions) -> encoder (fractions): p_e = s p_c + t. The warp needs the
+        # inverse in pixels of the encoder-sized canvas: p_c = (p_e - t n) / s.
+        n = self.input_size
+        self._warp = None
+        if abs(s - 1) > 1e-3 or np.abs(t).max() * n > 0.05:
+            self._warp = np.array(
+                [1 / s, 0, -t[0] * n / s, 0, 1 / s, -t[1] * n / s, 0, 0], np.float32
+            )
+        self._features = None
+
+    def prepare(self, faces: tf.Tensor) -> tf.Tensor:
+        """Canonically aligned faces in [0, 1], any size -> the network's input (differentiable)."""
+        x = ops.cast(faces, "float32")
+        x = ops.image.resize(x, (self.input_size, self.input_size), interpolation="bilinear")
+        if self._warp is not None:
+            warp = ops.tile(ops.convert_to_tensor(self._warp)[None], [ops.shape(x)[0], 1])
+            x = ops.image.affine_transform(x, warp, interpolation="bilinear", fill_mode="nearest")
+        scale, mean, std = NORMALISATIONS[self.normalisation]
+        return (x * scale - ops.convert_to_tensor(mean)) / ops.convert_to_tensor(std)
+
+    def embed(self, faces: tf.Tensor) -> tf.Tensor:
+        """Unit-norm embeddings of canonically aligned faces (differentiable)."""
+        e = ops.cast(self.model(self.prepare(faces), training=False), "float32")
+        e = ops.reshape(e, (ops.shape(e)[0], -1))
+        return e / (ops.norm(e, axis=-1, keepdims=True) + 1e-12)
+
+    def features(self, faces: tf.Tensor) -> list[tf.Tensor]:
+        """Intermediate feature maps for the content loss."""
+        if self._features is None:
+            layers = self.content_layers or (default_content_layer(self.model),)
+            try:
+                outs = [self.model.get_layer(n).output for n in layers]
+            except ValueError as e:
+                raise EncoderError(f"encoder {self.name}: {e}") from None
+            self._features = keras.Model(self.model.inputs, outs, name=f"{self.name}_features")
+            self._features.trainable = False
+        out = self._features(self.prepare(faces), training=False)
+        return [ops.cast(o, "float32") for o in (out if isinstance(out, list) else [out])]
+
+
+def default_content_layer(model: keras.Model) -> str:
+    """The last layer before global pooling/flattening with a 4-D output (a feature map)."""
+    spatial = [
+        layer.name for layer in model.layers
+        if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4
+    ]
+    if not spatial:
+        raise EncoderError(f"encoder {model.name}: no layer with a feature-map output")
+    return spatial[-1]
+
+
+def identity_loss(encoder: IdentityEncoder, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Mean over the batch of 1 - cos(E(HR), E(SR)); E(HR) is a constant target."""
+    e_hr = ops.stop_gradient(encoder.embed(hr))
+    e_sr = encoder.embed(sr)
+    return ops.mean(1.0 - ops.sum(e_hr * e_sr, axis=-1))
+
+
+# ---------------------------------------------------------------- registry
+
+_REGISTRY: dict[str, Callable[[], IdentityEncoder]] = {}
+
+
+def register_encoder(name: str, factory: Callable[[], IdentityEncoder]) -> None:
+    """Make ``factory`` available as ``loss.encoder = name``."""
+    _REGISTRY[name] = factory
+
+
+def registered_encoders() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def available_encoders() -> list[str]:
+    """Registered encoders whose weights are present on this machine."""
+    out = []
+    for name in registered_encoders():
+        try:
+            get_encoder(name)
+        except EncoderError:
+            continue
+        out.append(name)
+    return out
+
+
+def get_encoder(spec: str) -> IdentityEncoder:
+    """A registered encoder by name, or a user's Keras model file (``.keras``)."""
+    if spec in _REGISTRY:
+        return _REGISTRY[spec]()
+    path = Path(spec)
+    if path.suffix == ".keras" or path.exists():
+        return load_keras_encoder(path)
+    known = ", ".join(registered_encoders()) or "none registered yet"
+    raise EncoderError(f"identity encoder {spec!r}: not a registered name ({known}) nor a file")
+
+
+def load_keras_encoder(
+    path: str | Path,
+    input_size: int | None = None,
+    template: np.ndarray | None = None,
+    normalisation: str | None = None,
+) -> IdentityEncoder:
+    """Load a face-recognition model saved as ``.keras`` (safe mode) as an encoder.
+
+    Its input contract comes from the arguments, else from a sidecar ``<file>.json``
+    (``{"input_size": 112, "normalisation": "arcface", "template": [[x, y], ...]}`` with the
+    template as fractions of the side), else from the model's input shape with ArcFace defaults.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EncoderError(f"{path}: identity encoder file not found")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as e:  # noqa: BLE001 - any loader failure is reported the same way
+        raise EncoderError(f"{path}: cannot load as a Keras model ({type(e).__name__}: {e})") from e
+    meta: dict = {}
+    sidecar = path.with_suffix(path.suffix + ".json")
+    if sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text())
+        except json.JSONDecodeError as e:
+            raise EncoderError(f"{sidecar}: not valid JSON ({e})") from None
+    shape = model.inputs[0].shape
+    size = input_size or meta.get("input_size") or shape[1]
+    if not size:
+        raise EncoderError(f"{path}: model input size is dynamic; give input_size in {sidecar}")
+    return IdentityEncoder(
+        model=model,
+        input_size=int(size),
+        template=np.asarray(
+            template if template is not None else meta.get("template", ARCFACE_TEMPLATE),
+            np.float32,
+        ),
+        normalisation=normalisation or meta.get("normalisation", "arcface"),
+        name=meta.get("name", path.stem),
+        content_layers=tuple(meta.get("content_layers", ())),
+    )

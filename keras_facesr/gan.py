@@ -1,0 +1,207 @@
+"""FaceSRGAN: the SRGAN-style model with an identity term, trainable with plain ``model.fit``.
+
+Generator loss  L0 = identity * L_id + pixel * L_pixel + adversarial * L_adv + content * L_content
+Discriminator   one of gan | ragan | wgan | wgan-gp | hinge, ``d_steps`` updates per G update.
+Batches are (LR, HR) pairs of float32 RGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_facesr.encoders import IdentityEncoder, identity_loss
+from keras_facesr.losses import (
+    content_loss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    gradient_penalty,
+    pixel_loss,
+)
+
+
+@dataclass
+class LossWeights:
+    identity: float = 0.1  # lambda_1
+    pixel: float = 1.0
+    adversarial: float = 1e-3  # lambda_0
+    content: float = 6e-3  # lambda
+
+
+def psnr(a, b):
+    """Per-image PSNR (dB) of images in [0, 1]."""
+    return tf.image.psnr(ops.cast(a, "float32"), ops.cast(b, "float32"), max_val=1.0)
+
+
+def ssim(a, b):
+    """Per-image SSIM of images in [0, 1]."""
+    return tf.image.ssim(ops.cast(a, "float32"), ops.cast(b, "float32"), max_val=1.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_facesr")
+class FaceSRGAN(keras.Model):
+    """Generator + discriminator (+ frozen identity encoder / content network).
+
+    ``pretraining = True`` makes ``train_step`` a pixel-loss-only generator update
+    (SRResNet pre-training); the discriminator is untouched in that phase.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        encoder: IdentityEncoder | None = None,
+        content_features: Callable | None = None,
+        scale: int = 4,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.encoder = encoder
+        self.content_features = content_features
+        self.scale = scale
+        self.pretraining = False
+        self.seed_gen = keras.random.SeedGenerator(1234)  # WGAN-GP's interpolation weights
+        names = ["loss_g", "loss_pixel", "loss_adv", "loss_id", "loss_content", "loss_d",
+                 "loss_gp", "d_real", "d_fake"]
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.val_trackers = {
+            n: keras.metrics.Mean(name=n) for n in ["psnr", "ssim", "psnr_bicubic", "ssim_bicubic"]
+        }
+
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer,
+        d_optimizer: keras.optimizers.Optimizer,
+        gan_type: str = "ragan",
+        loss_weights: LossWeights | None = None,
+        pixel_type: str = "l1",
+        d_steps: int = 1,
+        gp_weight: float = 10.0,
+        **kwargs,
+    ):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.gan_type = gan_type
+        self.loss_weights = loss_weights or LossWeights()
+        self.pixel_type = pixel_type
+        self.d_steps = d_steps
+        self.gp_weight = gp_weight
+        w = self.loss_weights
+        if w.identity > 0 and self.encoder is None:
+            raise ValueError("loss weight identity > 0 needs an identity encoder")
+        if w.content > 0 and self.content_features is None:
+            raise ValueError("loss weight content > 0 needs a content network")
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), *self.val_trackers.values()]
+
+    def call(self, lr, training=False):
+        return self.generator(lr, training=training)
+
+    def build_optimizers(self) -> None:
+        """Create optimizer state now (needed before restoring it from a checkpoint)."""
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    # ------------------------------------------------------------------ training
+    def _replica_scale(self) -> float:
+        return 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
+
+    def _scaled(self, optimizer, loss):
+        """The loss to differentiate (inside the tape): per-replica share, loss-scaled."""
+        return optimizer.scale_loss(loss * self._replica_scale())
+
+    def _discriminator_step(self, lr, hr):
+        sr = ops.stop_gradient(self.generator(lr, training=True))
+        with tf.GradientTape() as tape:
+            real = self.discriminator(hr, training=True)
+            fake = self.discriminator(sr, training=True)
+            loss_d = discriminator_loss(self.gan_type, real, fake)
+            gp = ops.zeros(())
+            if self.gan_type == "wgan-gp":
+                alpha = keras.random.uniform((ops.shape(hr)[0], 1, 1, 1), seed=self.seed_gen)
+                gp = gradient_penalty(self.discriminator, hr, ops.cast(sr, hr.dtype), alpha)
+            scaled = self._scaled(self.d_optimizer, loss_d + self.gp_weight * gp)
+        variables = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
+        return loss_d, gp
+
+    def _generator_losses(self, lr, hr, sr, adversarial: bool):
+        w = self.loss_weights
+        losses = {"loss_pixel": pixel_loss(self.pixel_type, hr, sr)}
+        total = w.pixel * losses["loss_pixel"]
+        if w.identity > 0:
+            losses["loss_id"] = identity_loss(self.encoder, hr, sr)
+            total += w.identity * losses["loss_id"]
+        if w.content > 0:
+            losses["loss_content"] = content_loss(self.content_features, hr, sr)
+            total += w.content * losses["loss_content"]
+        if adversarial:
+            real = self.discriminator(hr, training=True)
+            fake = self.discriminator(sr, training=True)
+            losses["loss_adv"] = generator_adversarial_loss(self.gan_type, real, fake)
+            losses["d_real"] = ops.mean(ops.sigmoid(ops.cast(real, "float32")))
+            losses["d_fake"] = ops.mean(ops.sigmoid(ops.cast(fake, "float32")))
+            total += w.adversarial * losses["loss_adv"]
+        losses["loss_g"] = total
+        return total, losses
+
+    def train_step(self, data):
+        lr, hr = data
+        logs = {}
+        adversarial = not self.pretraining and self.loss_weights.adversarial > 0
+        if adversarial:
+            for _ in range(self.d_steps):
+                loss_d, gp = self._discriminator_step(lr, hr)
+            logs["loss_d"], logs["loss_gp"] = loss_d, gp
+        with tf.GradientTape() as tape:
+            sr = self.generator(lr, training=True)
+            if self.pretraining:
+                total = pixel_loss(self.pixel_type, hr, sr)
+                losses = {"loss_pixel": total, "loss_g": total}
+            else:
+                total, losses = self._generator_losses(lr, hr, sr, adversarial)
+            scaled = self._scaled(self.g_optimizer, total)
+        variables = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
+        logs.update(losses)
+        for name, value in logs.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in logs}
+
+    def test_step(self, data):
+        lr, hr = data
+        sr = ops.clip(self.generator(lr, training=False), 0.0, 1.0)
+        size = ops.shape(hr)[1:3]
+        bicubic = ops.clip(ops.image.resize(lr, size, interpolation="bicubic"), 0.0, 1.0)
+        v = self.val_trackers
+        v["psnr"].update_state(psnr(hr, sr))
+        v["ssim"].update_state(ssim(hr, sr))
+        v["psnr_bicubic"].update_state(psnr(hr, bicubic))
+        v["ssim_bicubic"].update_state(ssim(hr, bicubic))
+        return {name: t.result() for name, t in v.items()}
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "scale": self.scale,
+            "loss_weights": asdict(getattr(self, "loss_weights", LossWeights())),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("loss_weights", None)
+        g = keras.saving.deserialize_keras_object(config.pop("generator"))
+        d = keras.saving.deserialize_keras_object(config.pop("discriminator"))
+        return cls(generator=g, discriminator=d, **config)

@@ -1,0 +1,266 @@
+"""``keras-facesr fit``: build everything from a Config, train with resumable checkpoints.
+
+A run folder holds::
+
+    config.toml        the resolved configuration
+    checkpoints/       crash-safe checkpoints (see keras_facesr.checkpoint)
+    logs/              TensorBoard events;  history.csv  per-epoch metrics
+    samples/           bicubic | SR | HR grids on validation faces
+    generator.keras    the final generator (safe-mode loadable)
+    summary.json       stop reason, steps, s/step, final validation metrics
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_facesr import callbacks as cb
+from keras_facesr.archs import build_discriminator, build_generator
+from keras_facesr.checkpoint import latest_checkpoint, load_checkpoint
+from keras_facesr.config import Config, ConfigError
+from keras_facesr.data import find_split, pair_dataset, precheck
+from keras_facesr.degrade import Degradation
+from keras_facesr.encoders import IdentityEncoder, available_encoders, get_encoder
+from keras_facesr.gan import FaceSRGAN, LossWeights
+from keras_facesr.images import write_bytes_atomic
+from keras_facesr.losses import VGGFeatures
+from keras_facesr.run import RunError
+
+
+def select_strategy(name: str) -> tf.distribute.Strategy:
+    """``auto``: MirroredStrategy over several GPUs, else the default (one device).
+    ``mirrored``: over all GPUs, or all logical CPU devices when there is no GPU.
+    ``multiworker``: MultiWorkerMirroredStrategy (set TF_CONFIG on every machine)."""
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "auto" and len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None, LossWeights, list]:
+    """The identity encoder, content network and effective loss weights, with notes."""
+    notes = []
+    w = LossWeights(cfg.loss.identity, cfg.loss.pixel, cfg.loss.adversarial, cfg.loss.content)
+    needs_encoder = w.identity > 0 or (w.content > 0 and cfg.loss.content_network == "encoder")
+    encoder = None
+    if needs_encoder:
+        if cfg.loss.encoder == "auto":
+            names = available_encoders()
+            if names:
+                encoder = get_encoder(names[0])
+                notes.append(f"identity encoder: {names[0]} (auto)")
+            else:
+                notes.append(
+                    "no pretrained identity encoder is installed: identity and encoder-content "
+                    "terms are OFF (set loss.encoder = FILE.keras or a registered name)"
+                )
+                w.identity = 0.0
+                if cfg.loss.content_network == "encoder":
+                    w.content = 0.0
+        else:
+            encoder = get_encoder(cfg.loss.encoder)
+            notes.append(f"identity encoder: {encoder.name}")
+    content = None
+    if w.content > 0:
+        if cfg.loss.content_network == "encoder":
+            content = encoder.features
+        elif cfg.loss.content_network.lower() == "vgg19":
+            raise ConfigError(
+                "loss.content_network = 'vgg19': keras.applications downloads VGG19's weights, "
+                "which is impossible offline; give the path of the local weights file instead"
+            )
+        else:
+            content = VGGFeatures(cfg.loss.content_network)
+            notes.append(f"content network: VGG19 from {cfg.loss.content_network}")
+    return encoder, content, w, notes
+
+
+def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | None = None):
+    """Generator, discriminator and FaceSRGAN, compiled with Adam optimizers."""
+    m, t, loss = cfg.model, cfg.train, cfg.loss
+    generator = build_generator(m.generator, m.scale, m.blocks, m.filters)
+    norm = m.disc_norm
+    if norm == "auto":
+        norm = "none" if loss.gan.startswith("wgan") else "batch"
+    disc_filters = m.disc_filters or (64 if m.generator == "srresnet" else 32)
+    discriminator = build_discriminator(
+        t.hr_size, disc_filters, norm, clip_value=loss.clip_value if loss.gan == "wgan" else None
+    )
+    gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
+    betas = dict(beta_1=0.5, beta_2=0.9) if loss.gan.startswith("wgan") else {}
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(t.g_lr, **betas),
+        d_optimizer=keras.optimizers.Adam(t.d_lr, **betas),
+        gan_type=loss.gan,
+        loss_weights=weights or LossWeights(loss.identity, loss.pixel, loss.adversarial, loss.content),
+        pixel_type=loss.pixel_type,
+        d_steps=t.d_steps,
+        gp_weight=loss.gp_weight,
+        jit_compile=t.jit_compile,
+    )
+    gan.build_optimizers()
+    return gan
+
+
+def save_generator(generator: keras.Model, path: Path) -> None:
+    """Save as ``.keras`` atomically."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
+    os.close(fd)
+    try:
+        generator.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def fit(
+    cfg: Config,
+    data_dir: str | Path,
+    output: str | Path,
+    resume: bool = False,
+    echo: Callable[[str], None] = print,
+    verbose: int | str = "auto",
+) -> dict:
+    """Train; returns the summary written to ``summary.json``."""
+    output = Path(output)
+    t = cfg.train
+    if t.pretrain_steps % t.steps_per_epoch:
+        raise ConfigError(
+            f"train.pretrain_steps = {t.pretrain_steps}: must be a multiple of "
+            f"train.steps_per_epoch = {t.steps_per_epoch}"
+        )
+    split = find_split(data_dir, cfg.data.val_fraction, cfg.data.val_data)
+    precheck(split.train, str(data_dir))
+    keras.mixed_precision.set_global_policy(t.precision)
+    keras.utils.set_random_seed(t.seed)
+    strategy = select_strategy(t.strategy)
+    replicas = strategy.num_replicas_in_sync
+    if t.batch_size % replicas:
+        raise ConfigError(f"train.batch_size = {t.batch_size}: must divide by {replicas} replicas")
+
+    with strategy.scope():
+        encoder, content, weights, notes = resolve_losses(cfg)
+        gan = build_gan(cfg, encoder, content, weights)
+    state = {"step": 0, "epoch": 0, "seed": t.seed}
+    ckpt = latest_checkpoint(output / "checkpoints") if resume else None
+    if resume and ckpt is None:
+        raise RunError(f"{output}: no checkpoint to resume from")
+    if ckpt is not None:
+        state.update(load_checkpoint(ckpt, gan))
+        echo(f"resumed from {ckpt} at step {state['step']}")
+
+    degradation = Degradation.from_config(cfg.degrade, cfg.model.scale)
+    g = cfg.model
+    echo(
+        f"generator {g.generator} x{g.scale}: {gan.generator.count_params():,} parameters; "
+        f"discriminator: {gan.discriminator.count_params():,}; devices: {replicas} "
+        f"({type(strategy).__name__}); precision {t.precision}"
+    )
+    echo(
+        f"data: {len(split.train)} training / {len(split.val)} validation images from "
+        f"{data_dir}; degradation: {degradation.describe()}; HR {t.hr_size} -> "
+        f"LR {t.hr_size // g.scale}"
+    )
+    echo(
+        "loss: L0 = {identity:g}*L_id + {pixel:g}*L_pixel + {adversarial:g}*L_adv + "
+        "{content:g}*L_content".format(**asdict(weights)) + f"; D: {cfg.loss.gan}"
+    )
+    for n in notes:
+        echo(f"note: {n}")
+
+    epoch0 = int(state["step"]) // t.steps_per_epoch
+    train_ds = pair_dataset(
+        split.train, degradation, t.hr_size, t.batch_size, cfg.data.crop, True, cfg.data.flip,
+        seed=t.seed + 7919 * epoch0, shuffle_buffer=cfg.data.shuffle_buffer,
+    )
+    val_ds, val_steps = None, None
+    if split.val:
+        val_ds = pair_dataset(split.val, degradation, t.hr_size, t.batch_size, cfg.data.crop, False)
+        val_steps = math.ceil(len(split.val) / t.batch_size)
+        if t.val_batches:
+            val_steps = min(val_steps, t.val_batches)
+            val_ds = val_ds.take(val_steps)
+        if replicas > 1:
+            val_steps = None  # a short last batch may leave a replica empty: run to exhaustion
+
+    timer = cb.StepTimer()
+    nan_guard = cb.NaNGuard()
+    checkpoint = cb.RunCheckpoint(output / "checkpoints", state)
+    common = [cb.StepBudget(t.steps), nan_guard, timer, checkpoint,
+              keras.callbacks.CSVLogger(str(output / "history.csv"), append=True)]
+    if t.tensorboard:
+        common.append(keras.callbacks.TensorBoard(str(output / "logs"), update_freq="epoch"))
+    if val_ds is not None and t.samples:
+        lr, hr = next(iter(val_ds.unbatch().batch(t.samples)))
+        common.append(cb.SampleGrid(lr.numpy(), hr.numpy(), output / "samples", g.scale))
+    gan_only = []
+    if t.loss_threshold > 0:
+        gan_only.append(cb.LossThreshold(t.loss_threshold, t.loss_threshold_metric))
+    if t.d_threshold > 0:
+        gan_only.append(cb.DiscriminatorThreshold(t.d_threshold))
+    if t.early_stopping and val_ds is not None:
+        gan_only.append(keras.callbacks.EarlyStopping("val_psnr", mode="max",
+                                                      patience=t.early_stopping))
+
+    total_epochs = math.ceil(t.steps / t.steps_per_epoch)
+    pre_epochs = min(t.pretrain_steps // t.steps_per_epoch, total_epochs)
+    gan.stop_reason = ""
+    started = time.perf_counter()
+    phases = [(True, pre_epochs, common), (False, total_epochs, common + gan_only)]
+    stopped = False
+    for pretraining, end_epoch, callbacks in phases:
+        epoch = int(state["step"]) // t.steps_per_epoch
+        if epoch >= end_epoch or stopped:
+            continue
+        if pretraining:
+            echo(f"phase 1: pixel-loss pre-training to step {t.pretrain_steps}")
+        elif pre_epochs:
+            echo("phase 2: GAN training")
+        gan.pretraining = pretraining
+        gan.make_train_function(force=True)
+        gan.fit(
+            train_ds, epochs=end_epoch, initial_epoch=epoch, steps_per_epoch=t.steps_per_epoch,
+            validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks,
+            verbose=verbose, shuffle=False,
+        )
+        state["step"] = int(gan.g_optimizer.iterations.numpy())
+        stopped = bool(gan.stop_training)
+    if getattr(gan, "nan_detected", None):
+        raise RunError(
+            f"training diverged ({gan.nan_detected}); the last good checkpoint is in "
+            f"{output / 'checkpoints'} (lower the learning rates and --resume)"
+        )
+
+    save_generator(gan.generator, output / "generator.keras")
+    summary = {
+        "step": int(gan.g_optimizer.iterations.numpy()),
+        "stop_reason": gan.stop_reason or ("early stopping on val_psnr" if gan.stop_training
+                                           else f"epoch budget ({total_epochs} epochs)"),
+        "seconds_per_step": timer.seconds_per_step,
+        "wall_seconds": time.perf_counter() - started,
+        "generator_parameters": gan.generator.count_params(),
+        "loss_weights": asdict(weights),
+        "generator": str(output / "generator.keras"),
+    }
+    if val_ds is not None:
+        summary["validation"] = {k: float(v) for k, v in
+                                 gan.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True).items()}
+    write_bytes_atomic(output / "summary.json", json.dumps(summary, indent=2).encode())
+    return summary
+

@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_facesr.config import load_config
+from keras_facesr.train import build_gan
+
+
+def _gan(gan_type="ragan", **train):
+    overrides = [f"loss.gan={gan_type}", "loss.identity=0", "loss.content=0", "train.hr_size=32",
+                 "model.disc_filters=4", "model.blocks=1", "model.filters=8"]
+    overrides += [f"train.{k}={v}" for k, v in train.items()]
+    return build_gan(load_config(None, overrides))
+
+
+def _batch(n=4):
+    hr = tf.random.stateless_uniform((n, 32, 32, 3), (0, 1))
+    return tf.image.resize(hr, (8, 8), "area"), hr
+
+
+@pytest.mark.parametrize("gan_type", ["gan", "ragan", "wgan", "wgan-gp", "hinge"])
+def test_train_step_updates_both_networks(gan_type):
+    gan = _gan(gan_type, d_steps=2)
+    g0 = [w.copy() for w in gan.generator.get_weights()]
+    d0 = [w.copy() for w in gan.discriminator.get_weights()]
+    logs = gan.train_step(_batch())
+    for key in ("loss_g", "loss_pixel", "loss_adv", "loss_d", "d_real", "d_fake"):
+        assert np.isfinite(float(logs[key])), key
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(g0, gan.generator.get_weights(), strict=True))
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(d0, gan.discriminator.get_weights(), strict=True))
+    assert int(gan.d_optimizer.iterations.numpy()) == 2
+    assert int(gan.g_optimizer.iterations.numpy()) == 1
+    if gan_type == "wgan-gp":
+        assert float(logs["loss_gp"]) > 0
+
+
+def test_wgan_clips_discriminator_weights():
+    gan = _gan("wgan")
+    gan.d_optimizer.learning_rate.assign(0.5)
+    gan.train_step(_batch())
+    for w in gan.discriminator.trainable_weights:
+        assert float(tf.reduce_max(tf.abs(w))) <= 0.01 + 1e-7, w.name
+
+
+def test_pretraining_touches_only_the_generator():
+    gan = _gan()
+    gan.pretraining = True
+    d0 = [w.copy() for w in gan.discriminator.get_weights()]
+    logs = gan.train_step(_batch())
+    assert set(logs) == {"loss_pixel", "loss_g"}
+    for a, b in zip(d0, gan.discriminator.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(gan.d_optimizer.iterations.numpy()) == 0
+
+
+def test_test_step_reports_psnr_against_bicubic():
+    gan = _gan()
+    logs = gan.test_step(_batch())
+    assert {"psnr", "ssim", "psnr_bicubic", "ssim_bicubic"} <= set(logs)
+    assert 5 < float(logs["psnr_bicubic"]) < 60
+
+
+def test_identity_term_is_logged_when_an_encoder_is_given(tmp_path):
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="f")(inp)
+    enc = keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x))
+    enc.save(tmp_path / "enc.keras")
+    cfg = load_config(None, [f"loss.encoder={tmp_path / 'enc.keras'}", "train.hr_size=32",
+                             "model.disc_filters=4", "model.blocks=1", "loss.identity=0.5",
+                             "loss.content=0.01"])
+    from keras_facesr.train import resolve_losses
+
+    encoder, content, weights, notes = resolve_losses(cfg)
+    gan = build_gan(cfg, encoder, content, weights)
+    logs = gan.train_step(_batch())
+    assert float(logs["loss_id"]) >= 0 and float(logs["loss_content"]) >= 0
+    assert "loss_id" in logs and weights.identity == 0.5

@@ -1,0 +1,145 @@
+"""The fit command end to end on small folders: run folder, stop conditions, resume, devices."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from conftest import REPO, run_cli
+
+from keras_facesr.archs import load_generator
+from keras_facesr.callbacks import NaNGuard, RunCheckpoint
+
+TINY = ["--set", "train.hr_size=32", "--set", "model.disc_filters=4", "--set", "model.blocks=1",
+        "--set", "model.filters=8", "--set", "train.batch_size=4", "--set", "loss.identity=0",
+        "--set", "loss.content=0", "--set", "train.tensorboard=false"]
+
+
+def test_fit_writes_a_complete_run_folder(image_dir, tmp_path):
+    out = tmp_path / "run"
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", "4",
+                "--set", "train.steps_per_epoch=2", "--set", "train.pretrain_steps=2", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "resolved configuration" in r.stdout and "phase 2: GAN training" in r.stdout
+    for name in ("config.toml", "history.csv", "summary.json", "generator.keras"):
+        assert (out / name).is_file(), name
+    assert list((out / "samples").glob("step-*.png"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 4 and "step budget" in summary["stop_reason"]
+    assert {"psnr", "psnr_bicubic", "ssim"} <= set(summary["validation"])
+    g = load_generator(out / "generator.keras")
+    assert g(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 32, 32, 3)
+    # A second fit into the same folder refuses instead of overwriting the run.
+    again = run_cli("fit", "--data", str(image_dir), "--output", str(out), *TINY)
+    assert again.returncode == 1 and "--resume" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [("train.loss_threshold=10", "loss_pixel"), ("train.d_threshold=0.001", "D(SR)")],
+)
+def test_threshold_stop_conditions(image_dir, tmp_path, setting, reason):
+    out = tmp_path / "run"
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", "50",
+                "--set", "train.steps_per_epoch=5", "--set", setting, *TINY)
+    assert r.returncode == 0, r.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 1 and reason in summary["stop_reason"]
+
+
+def test_config_errors_are_one_clear_line(image_dir, tmp_path):
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(tmp_path / "r"),
+                "--set", "loss.gan=wgn")
+    assert r.returncode == 1
+    assert r.stderr.strip() == (
+        "error: loss.gan = 'wgn': must be one of gan, ragan, wgan, wgan-gp, hinge")
+    r = run_cli("fit", "--data", str(tmp_path / "nowhere"), "--output", str(tmp_path / "r2"))
+    assert r.returncode == 1 and "nowhere: no such folder" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_resume_after_sigkill_continues_at_the_same_step(image_dir, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "keras_facesr.cli", "fit", "--data", str(image_dir),
+           "--output", str(out), "--steps", "100000", "--set", "train.steps_per_epoch=3", *TINY]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    latest = out / "checkpoints" / "latest"
+    deadline = time.time() + 300
+    while time.time() < deadline and not (latest.exists() and "0000006" in latest.read_text()):
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert latest.exists(), "no checkpoint was written before the kill"
+    ckpt = out / "checkpoints" / latest.read_text().strip()
+    saved_step = json.loads((ckpt / "state.json").read_text())["step"]
+    assert saved_step >= 6 and saved_step % 3 == 0
+    saved_opt = dict(np.load(ckpt / "optimizers.npz"))
+
+    # The checkpoint restores optimizer state exactly.
+    from keras_facesr.checkpoint import load_checkpoint
+    from keras_facesr.config import load_config
+    from keras_facesr.train import build_gan
+
+    gan = build_gan(load_config(out / "config.toml"))
+    state = load_checkpoint(ckpt, gan)
+    assert state["step"] == saved_step == int(gan.g_optimizer.iterations.numpy())
+    restored = [np.asarray(v) for v in gan.g_optimizer.variables]
+    expected = [saved_opt[k] for k in sorted(saved_opt) if k.startswith("g")]
+    for a, b in zip(restored, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(np.abs(a).max() > 0 for a in restored[2:]), "Adam moments should be non-zero"
+
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--resume",
+                "--set", f"train.steps={saved_step + 3}")
+    assert r.returncode == 0, r.stderr
+    assert f"at step {saved_step}" in r.stdout
+    assert json.loads((out / "summary.json").read_text())["step"] == saved_step + 3
+
+
+def test_nan_guard_stops_and_blocks_checkpoints(tmp_path):
+    import types
+
+    import tensorflow as tf
+
+    class Model:
+        stop_training = False
+        g_optimizer = types.SimpleNamespace(iterations=tf.Variable(7))
+
+    model = Model()
+    guard = NaNGuard()
+    guard.set_model(model)
+    guard.on_train_batch_end(0, {"loss_g": 0.5})
+    assert not model.stop_training
+    guard.on_train_batch_end(1, {"loss_g": float("nan")})
+    assert model.stop_training and "loss_g = nan at step 7" in model.stop_reason
+    ckpt = RunCheckpoint(tmp_path / "ck", {})
+    ckpt.set_model(model)
+    ckpt.on_train_end()
+    assert not (tmp_path / "ck").exists()
+
+
+def test_mirrored_strategy_on_two_logical_cpus(image_dir, tmp_path):
+    out = tmp_path / "run"
+    script = (
+        "import tensorflow as tf, sys\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()]*2)\n"
+        "from keras_facesr.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script, "fit", "--data", str(image_dir), "--output", str(out),
+         "--steps", "4", "--set", "train.steps_per_epoch=2", "--set", "train.strategy=mirrored",
+         "--set", "train.precision=mixed_bfloat16", *TINY],
+        capture_output=True, text=True, cwd=REPO, timeout=600,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "devices: 2 (MirroredStrategy)" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 4 and np.isfinite(summary["validation"]["psnr"])
