@@ -177,6 +177,14 @@ class FaceSRGAN(keras.Model):
             self.trackers[name].update_state(value)
         return {name: self.trackers[name].result() for name in logs}
 
+    def make_test_function(self, force=False):
+        # Validation is never XLA-compiled: its bicubic baseline (ResizeBicubic) has no XLA kernel.
+        jit, self.jit_compile = self.jit_compile, False
+        try:
+            return super().make_test_function(force)
+        finally:
+            self.jit_compile = jit
+
     def test_step(self, data):
         lr, hr = data
         sr = ops.clip(self.generator(lr, training=False), 0.0, 1.0)

@@ -13,7 +13,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-GAN_TYPES = ("gan", "ragan", "wgan", "wgan-gp", "hinge")
+from keras_facesr.config import GAN_TYPES
 
 
 def _bce(logits, target: float):

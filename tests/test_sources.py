@@ -1,8 +1,8 @@
 import zipfile
 
 import pytest
-
 from conftest import run_cli
+
 from keras_facesr import sources
 
 

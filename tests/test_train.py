@@ -143,3 +143,13 @@ def test_mirrored_strategy_on_two_logical_cpus(image_dir, tmp_path):
     assert "devices: 2 (MirroredStrategy)" in r.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 4 and np.isfinite(summary["validation"]["psnr"])
+
+
+def test_xla_compiled_wgan_gp_run(image_dir, tmp_path):
+    out = tmp_path / "run"
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", "2",
+                "--set", "train.steps_per_epoch=2", "--set", "train.jit_compile=true",
+                "--set", "loss.gan=wgan-gp", *TINY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["step"] == 2 and np.isfinite(summary["validation"]["psnr"])
