@@ -40,14 +40,39 @@ def native_size(landmarks: np.ndarray, template=CANONICAL_TEMPLATE) -> float:
     return 1.0 / float(np.hypot(m[0, 0], m[0, 1]))
 
 
+def crop_bounds(crop_to_image: np.ndarray, size: int, shape: tuple[int, ...], pad: int = 2):
+    """Integer (x0, y0, x1, y1) of the image region a ``size`` crop covers, clipped to ``shape``."""
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
+    pts = corners @ np.asarray(crop_to_image, np.float64).T
+    x0, y0 = np.floor(pts.min(0)).astype(int) - pad
+    x1, y1 = np.ceil(pts.max(0)).astype(int) + pad
+    h, w = shape[:2]
+    return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+
+
 def align_face(
     image: np.ndarray, landmarks: np.ndarray, size: int, template=CANONICAL_TEMPLATE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Warp the face onto the template at ``size``; returns (crop, image->crop matrix)."""
+    """Warp the face onto the template at ``size``; returns (crop, image->crop matrix).
+
+    When the crop is smaller than the face, the face's region is first shrunk with area
+    averaging, so the crop is anti-aliased (``warpAffine`` alone would alias)."""
     m = alignment_matrix(landmarks, size, template)
-    scale = np.hypot(m[0, 0], m[0, 1])
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-    crop = cv2.warpAffine(image, m, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+    scale = float(np.hypot(m[0, 0], m[0, 1]))
+    src, m_src = image, m
+    if scale < 0.8:
+        x0, y0, x1, y1 = crop_bounds(invert(m), size, image.shape)
+        if x1 > x0 and y1 > y0:
+            w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
+            src = cv2.resize(image[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_AREA)
+            # INTER_AREA maps pixel centres: small u <-> region x = (u + 0.5) / s - 0.5
+            sx, sy = w / (x1 - x0), h / (y1 - y0)
+            m_src = np.empty((2, 3))
+            m_src[:, :2] = m[:, :2] @ np.diag([1 / sx, 1 / sy])
+            offset = np.array([x0 + (1 / sx - 1) / 2, y0 + (1 / sy - 1) / 2])
+            m_src[:, 2] = m[:, :2] @ offset + m[:, 2]
+    interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_LINEAR
+    crop = cv2.warpAffine(src, m_src, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
     return crop, m
 
 

@@ -78,6 +78,48 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
     click.echo(f"generator: {summary['generator']}")
 
 
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Output folder (inputs are never overwritten).")
+@click.option("--report", type=click.Path(path_type=Path),
+              help="Write a JSON report: per image, each face's box, landmarks, size, path, timings.")
+@click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
+              help="Generator .keras file (repeatable; default: the bundled models).")
+@click.option("--threshold", type=float,
+              help="Faces at least this many pixels (aligned-crop side) are kept as they are "
+                   "[default: twice the largest model input].")
+@click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
+@click.option("--aligned", is_flag=True,
+              help="Inputs are already aligned face crops: super-resolve each whole.")
+@click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
+@click.option("--min-face", default=20, show_default=True, help="Smallest face box side (px).")
+@click.option("--batch-size", default=8, show_default=True, help="Images or frames per batch.")
+@click.option("--max-pixels", default=100_000_000, show_default=True,
+              help="Refuse larger images (decompression bombs).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def enhance(inputs, output, report, models, threshold, save_crops, aligned, min_confidence,
+            min_face, batch_size, max_pixels, quiet):
+    """Super-resolve the small faces in photos, folders and videos, and paste them back."""
+    _quiet_tensorflow()
+    from keras_facesr import jobs
+    from keras_facesr.enhance import FaceEnhancer
+
+    try:
+        enhancer = FaceEnhancer(list(models) or None, threshold, min_confidence=min_confidence,
+                                min_face=min_face, max_pixels=max_pixels)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
+                      progress=not quiet)
+    s = result["summary"]
+    click.echo(f"{s['ok']} of {s['inputs']} inputs done in {s['seconds']:.1f} s: "
+               f"{s['faces_super_resolved']} faces super-resolved, {s['faces_kept']} kept"
+               + (f"; {s['failed']} failed" if s["failed"] else ""))
+    if s["failed"]:
+        sys.exit(1)
+
+
 def _resolve_data(data_dir: Path) -> Path:
     """A folder, or the name of a fetched source (its aligned faces)."""
     from keras_facesr import sources

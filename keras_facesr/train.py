@@ -35,6 +35,7 @@ from keras_facesr.gan import FaceSRGAN, LossWeights
 from keras_facesr.images import write_bytes_atomic
 from keras_facesr.losses import VGGFeatures
 from keras_facesr.run import RunError
+from keras_facesr.sr import ModelInfo, write_model_info
 
 
 def select_strategy(name: str) -> tf.distribute.Strategy:
@@ -248,6 +249,8 @@ def fit(
         )
 
     save_generator(gan.generator, output / "generator.keras")
+    write_model_info(output / "generator.keras", ModelInfo(
+        name=output.resolve().name, scale=cfg.model.scale, lr_size=t.hr_size // cfg.model.scale))
     summary = {
         "step": int(gan.g_optimizer.iterations.numpy()),
         "stop_reason": gan.stop_reason or ("early stopping on val_psnr" if gan.stop_training

@@ -1,0 +1,222 @@
+"""The reconstruction pipeline: detect -> align -> threshold -> super-resolve -> paste back.
+
+``FaceEnhancer(...).enhance(image)`` is the Python face of ``keras-facesr enhance``. The detector
+and the super-resolution back-ends are pluggable: MTCNN + Keras generators by default,
+TFLite ones in ``keras_facesr.edge`` (which must not import TensorFlow; nor does this module).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from keras_facesr.align import align_face, native_size
+from keras_facesr.detect import Face
+from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
+from keras_facesr.paste import match_colour, paste_face
+from keras_facesr.sr import SuperResolver
+
+KEPT, SUPER_RESOLVED = "kept", "super_resolved"
+STAGES = ("detect", "align", "sr", "paste")
+
+
+@dataclass
+class FaceResult:
+    """One detected face and what the pipeline did with it."""
+
+    box: tuple[int, int, int, int]  # x, y, width, height in the input image
+    confidence: float
+    landmarks: np.ndarray  # (5, 2)
+    size: float  # side of the aligned face crop at the face's own resolution, in pixels
+    path: str  # KEPT or SUPER_RESOLVED
+    reason: str
+    model: str | None = None
+    lr: np.ndarray | None = None  # aligned crop fed to the model (RGB uint8), if kept
+    sr: np.ndarray | None = None  # the model's output crop (RGB uint8), if kept
+
+    def to_json(self) -> dict:
+        return {
+            "box": [int(v) for v in self.box],
+            "confidence": round(self.confidence, 4),
+            "landmarks": np.round(self.landmarks, 1).tolist(),
+            "size": round(self.size, 1),
+            "path": self.path,
+            "reason": self.reason,
+            "model": self.model,
+        }
+
+
+@dataclass
+class EnhanceResult:
+    image: np.ndarray  # same size, layout and dtype as the input
+    faces: list[FaceResult] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+def _as_resolvers(models) -> list[SuperResolver]:
+    from keras_facesr.sr import KerasSR, bundled_models
+
+    if models is None:
+        models = bundled_models()
+        if not models:
+            raise FileNotFoundError("no bundled model in this installation; pass --model FILE.keras")
+    if isinstance(models, str | Path) or hasattr(models, "info"):
+        models = [models]
+    return [m if hasattr(m, "info") else KerasSR(m) for m in models]
+
+
+class FaceEnhancer:
+    """Super-resolve the faces below ``threshold`` pixels in images, and paste them back.
+
+    ``models``: generator files / back-ends (default: the bundled ones); a face goes to the one
+    whose input size fits it best. ``threshold`` (pixels, the side of the aligned face crop at
+    the face's own resolution; default twice the largest model input): faces at least this
+    big are kept as they are.
+    """
+
+    def __init__(
+        self,
+        models=None,
+        threshold: float | None = None,
+        detector=None,
+        min_confidence: float = 0.9,
+        min_face: int = 20,
+        colour_match: bool = True,
+        keep_crops: bool = False,
+        max_pixels: int = MAX_PIXELS,
+    ):
+        self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
+        self.threshold = float(threshold if threshold is not None
+                               else 2 * self.models[-1].info.lr_size)
+        self._detector = detector
+        self.min_confidence, self.min_face = min_confidence, min_face
+        self.colour_match = colour_match
+        self.keep_crops = keep_crops
+        self.max_pixels = max_pixels
+
+    @property
+    def detector(self):
+        if self._detector is None:
+            from keras_facesr.detect import FaceDetector
+
+            self._detector = FaceDetector(self.min_confidence, self.min_face)
+        return self._detector
+
+    def model_for(self, size: float) -> SuperResolver:
+        """The model with the largest input not above ``size`` (else the smallest)."""
+        fitting = [m for m in self.models if m.info.lr_size <= size]
+        return fitting[-1] if fitting else self.models[0]
+
+    def _picture(self, image) -> Picture:
+        if isinstance(image, Picture):
+            return image
+        if isinstance(image, str | Path):
+            return read_picture(image, self.max_pixels)
+        image = np.asarray(image)
+        if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3):
+            raise ValueError(f"expected a grey/RGB/RGBA uint8 or uint16 image, got "
+                             f"{image.dtype} {image.shape}")
+        return Picture(image)
+
+    def enhance(self, image, aligned: bool = False) -> EnhanceResult:
+        """One image (array in RGB order, path, or Picture); see :meth:`enhance_batch`."""
+        return self.enhance_batch([image], aligned)[0]
+
+    def enhance_batch(self, images: Sequence, aligned: bool = False) -> list[EnhanceResult]:
+        """Enhance several images, their faces batched through the generators.
+
+        With ``aligned`` every image is itself a face crop: it is super-resolved whole
+        (no detection, no threshold) and the result is ``scale`` times larger."""
+        pictures = [self._picture(im) for im in images]
+        if aligned:
+            return self._enhance_crops(pictures)
+        results = [EnhanceResult(p.pixels.copy()) for p in pictures]
+        jobs: dict[int, list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
+        for i, (pic, res) in enumerate(zip(pictures, results, strict=True)):
+            rgb = pic.rgb
+            t0 = time.perf_counter()
+            faces = self.detector.detect(rgb) if min(rgb.shape[:2]) >= 12 else []
+            res.timings_ms["detect"] += _ms(t0)
+            t0 = time.perf_counter()
+            for face in faces:
+                result, job = self._plan(rgb, face)
+                res.faces.append(result)
+                if job is not None:
+                    model_index, crop, matrix = job
+                    jobs.setdefault(model_index, []).append((i, result, crop, matrix))
+            res.timings_ms["align"] += _ms(t0)
+        for model_index, items in jobs.items():
+            model = self.models[model_index]
+            lr = np.stack([c for _, _, c, _ in items]).astype(np.float32) / 255.0
+            t0 = time.perf_counter()
+            sr = model(lr)
+            share = _ms(t0) / len(items)
+            for (i, result, _, matrix), lr_face, sr_face in zip(items, lr, sr, strict=True):
+                results[i].timings_ms["sr"] += share
+                t0 = time.perf_counter()
+                if self.colour_match:
+                    sr_face = match_colour(sr_face, lr_face)
+                if self.keep_crops:
+                    result.sr = (sr_face * 255 + 0.5).astype(np.uint8)
+                paste_face(results[i].image, sr_face, matrix * model.info.scale)
+                results[i].timings_ms["paste"] += _ms(t0)
+        return results
+
+    def _plan(self, rgb: np.ndarray, face: Face):
+        """The FaceResult for a detected face, and its SR job (model index, crop, matrix)."""
+        size = native_size(face.landmarks)
+        common = dict(box=face.box, confidence=face.confidence, landmarks=face.landmarks, size=size)
+        if size >= self.threshold:
+            result = FaceResult(**common, path=KEPT,
+                                reason=f"face is {size:.0f} px >= threshold {self.threshold:.0f} px")
+            if self.keep_crops:
+                result.lr, _ = align_face(rgb, face.landmarks, max(8, round(size)))
+            return result, None
+        model = self.model_for(size)
+        crop, matrix = align_face(rgb, face.landmarks, model.info.lr_size)
+        result = FaceResult(
+            **common, path=SUPER_RESOLVED, model=model.info.name,
+            reason=f"face is {size:.0f} px < threshold {self.threshold:.0f} px: "
+                   f"{model.info.describe()}",
+            lr=crop if self.keep_crops else None,
+        )
+        return result, (self.models.index(model), crop, matrix)
+
+    def _enhance_crops(self, pictures: list[Picture]) -> list[EnhanceResult]:
+        results = []
+        for pic in pictures:
+            h, w = pic.pixels.shape[:2]
+            model = self.model_for(min(h, w))
+            rgb = pic.rgb.astype(np.float32) / 255.0
+            if model.fixed_input and (h, w) != (model.info.lr_size,) * 2:
+                side = model.info.lr_size
+                interp = cv2.INTER_AREA if min(h, w) > side else cv2.INTER_CUBIC
+                rgb = cv2.resize(rgb, (side, side), interpolation=interp)
+            t0 = time.perf_counter()
+            sr = model(rgb[None])[0]
+            res_ms = _ms(t0)
+            out_h, out_w = h * model.info.scale, w * model.info.scale
+            if sr.shape[:2] != (out_h, out_w):
+                sr = cv2.resize(sr, (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+            alpha = None
+            if pic.pixels.ndim == 3 and pic.pixels.shape[2] == 4:
+                alpha = cv2.resize(pic.pixels[..., 3], (out_w, out_h), interpolation=cv2.INTER_CUBIC)
+            image = from_rgb_float(sr, like=pic.pixels, alpha=alpha)
+            result = EnhanceResult(image)
+            result.timings_ms["sr"] = res_ms
+            result.faces.append(FaceResult(
+                box=(0, 0, w, h), confidence=1.0, landmarks=np.zeros((5, 2), np.float32),
+                size=float(min(h, w)), path=SUPER_RESOLVED, model=model.info.name,
+                reason=f"aligned input: {model.info.describe()}",
+            ))
+            results.append(result)
+        return results
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
