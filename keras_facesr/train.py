@@ -4,7 +4,7 @@ A run folder holds::
 
     config.toml        the resolved configuration
     checkpoints/       crash-safe checkpoints (see keras_facesr.checkpoint)
-    logs/              TensorBoard events;  history.csv  per-epoch metrics
+    logs/              TensorBoard events;  history[_pretrain].csv  per-epoch metrics
     samples/           bicubic | SR | HR grids on validation faces
     generator.keras    the final generator (safe-mode loadable)
     summary.json       stop reason, steps, s/step, final validation metrics
@@ -203,8 +203,7 @@ def fit(
     timer = cb.StepTimer()
     nan_guard = cb.NaNGuard()
     checkpoint = cb.RunCheckpoint(output / "checkpoints", state)
-    common = [cb.StepBudget(t.steps), nan_guard, timer, checkpoint,
-              keras.callbacks.CSVLogger(str(output / "history.csv"), append=True)]
+    common = [cb.StepBudget(t.steps), nan_guard, timer, checkpoint]
     if t.tensorboard:
         common.append(keras.callbacks.TensorBoard(str(output / "logs"), update_freq="epoch"))
     if val_ds is not None and t.samples:
@@ -223,7 +222,13 @@ def fit(
     pre_epochs = min(t.pretrain_steps // t.steps_per_epoch, total_epochs)
     gan.stop_reason = ""
     started = time.perf_counter()
-    phases = [(True, pre_epochs, common), (False, total_epochs, common + gan_only)]
+    # One CSV per phase: their metrics differ, and a CSV keeps the header of its first row.
+    phases = [
+        (True, pre_epochs, [*common, keras.callbacks.CSVLogger(
+            str(output / "history_pretrain.csv"), append=True)]),
+        (False, total_epochs, [*common, *gan_only, keras.callbacks.CSVLogger(
+            str(output / "history.csv"), append=True)]),
+    ]
     stopped = False
     for pretraining, end_epoch, callbacks in phases:
         epoch = int(state["step"]) // t.steps_per_epoch
@@ -250,7 +255,8 @@ def fit(
 
     save_generator(gan.generator, output / "generator.keras")
     write_model_info(output / "generator.keras", ModelInfo(
-        name=output.resolve().name, scale=cfg.model.scale, lr_size=t.hr_size // cfg.model.scale))
+        name=output.resolve().name, scale=cfg.model.scale, lr_size=t.hr_size // cfg.model.scale,
+        identity_encoder=encoder.name if encoder is not None and weights.identity > 0 else None))
     summary = {
         "step": int(gan.g_optimizer.iterations.numpy()),
         "stop_reason": gan.stop_reason or ("early stopping on val_psnr" if gan.stop_training

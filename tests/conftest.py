@@ -5,12 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Tests see no converted face-recognition encoder unless they ask for one (`encoder_file`), so
+# `loss.encoder = "auto"` behaves the same on every machine.
+USER_CACHE = Path(os.environ.get("KERAS_FACESR_CACHE", Path.home() / ".cache" / "keras-facesr"))
+os.environ["KERAS_FACESR_MODELS"] = tempfile.mkdtemp(prefix="keras-facesr-no-models-")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,3 +61,19 @@ def nba_faces() -> Path:
     except sources.FetchError as e:
         pytest.skip(f"cannot fetch the real face data: {e}")
     return target / "faces"
+
+
+@pytest.fixture(scope="session")
+def ported_encoder():
+    """Fetch-and-convert (once, into the user's cache) a ported encoder; skips if impossible."""
+    from keras_facesr import recognition
+    from keras_facesr.encoders import load_keras_encoder
+
+    def get(name: str):
+        try:
+            path = recognition.fetch(name, root=USER_CACHE, echo=lambda m: None)
+        except recognition.FetchError as e:
+            pytest.skip(f"cannot fetch the {name} encoder: {e}")
+        return load_keras_encoder(path)
+
+    return get

@@ -25,8 +25,12 @@ def test_fit_writes_a_complete_run_folder(image_dir, tmp_path):
                 "--set", "train.steps_per_epoch=2", "--set", "train.pretrain_steps=2", *TINY)
     assert r.returncode == 0, r.stderr
     assert "resolved configuration" in r.stdout and "phase 2: GAN training" in r.stdout
-    for name in ("config.toml", "history.csv", "summary.json", "generator.keras"):
+    for name in ("config.toml", "history_pretrain.csv", "history.csv", "summary.json",
+                 "generator.keras", "generator.keras.json"):
         assert (out / name).is_file(), name
+    header = (out / "history.csv").read_text().splitlines()[0].split(",")
+    assert "loss_d" in header and all(len(row.split(",")) == len(header)
+                                      for row in (out / "history.csv").read_text().splitlines())
     assert list((out / "samples").glob("step-*.png"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 4 and "step budget" in summary["stop_reason"]

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Trains the bundled default models (x4: 32->128, x8: 16->128) and their no-identity-loss
+# ablations on the NBA faces' training split, exactly as shipped; see keras_facesr/weights/MODEL_CARD.md.
+#
+#   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
+#
+# Per scale: one pixel-loss pre-training run, copied and continued twice with the same data
+# stream and steps: with the SFace identity loss (the shipped model) and without (lambda_1 = 0).
+# The GAN term is off (lambda_0 = 0) in both: on 2 CPU cores the SRGAN discriminator would
+# cost 5x the step time. Needs `keras-facesr data fetch nba` and `keras-facesr models fetch sface`.
+set -euo pipefail
+RUNS=${1:-runs/default-models}
+PRE=${PRE_STEPS:-1500}
+FINE=${FINE_STEPS:-1500}
+mkdir -p "$RUNS"
+common=(--data nba --batch-size 16 --generator edge --set train.hr_size=128
+        --set train.steps_per_epoch=250 --set train.g_lr=5e-4 --set loss.adversarial=0
+        --set loss.content=0 --set loss.encoder='"sface"' --set train.tensorboard=false
+        --set train.samples=4)
+train_scale() {
+  local scale=$1 identity=$2 total=$((PRE + FINE))
+  local pre="$RUNS/x$scale-pretrain"
+  if [ ! -f "$pre/generator.keras" ]; then
+    keras-facesr fit "${common[@]}" --scale "$scale" --output "$pre" --steps "$PRE" \
+      --set train.pretrain_steps="$PRE" --set loss.identity="$identity"
+  fi
+  for variant in identity pixel; do
+    local out="$RUNS/x$scale-$variant" weight=$identity
+    [ "$variant" = pixel ] && weight=0
+    if [ ! -f "$out/generator.keras" ] || [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -lt "$total" ]; then
+      [ -d "$out" ] || cp -r "$pre" "$out"
+      keras-facesr fit --output "$out" --resume --steps "$total" --set loss.identity="$weight"
+    fi
+  done
+}
+train_scale 8 0.3 &
+train_scale 4 0.1 &
+wait
