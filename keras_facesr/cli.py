@@ -112,6 +112,11 @@ def enhance(inputs, output, report, models, threshold, save_crops, aligned, min_
         _fail(str(e))
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
                       progress=not quiet)
+    _summarise(result)
+
+
+def _summarise(result: dict) -> None:
+    """The last line of `enhance` / `edge run`; exit status 1 if any input failed."""
     s = result["summary"]
     click.echo(f"{s['ok']} of {s['inputs']} inputs done in {s['seconds']:.1f} s: "
                f"{s['faces_super_resolved']} faces super-resolved, {s['faces_kept']} kept"
@@ -232,6 +237,109 @@ def data_list():
         click.echo(f"{s.name:8s} {s.description} [{s.requirement}; {s.licence}]")
     packages = ", ".join(p.requirement for p in sources.IDENTITY_PACKAGES.values())
     click.echo(f"ids      identity-labelled faces + pairs.txt (LFW layout) for verification [{packages}]")
+
+
+def _size(value: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected HxW, e.g. 32x32") from None
+    if h < 4 or w < 4:
+        raise click.BadParameter(f"{value!r}: at least 4x4")
+    return h, w
+
+
+@main.command("export")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="Bundle folder.")
+@click.option("--saved-model/--no-saved-model", default=True, show_default=True,
+              help="Write TensorFlow SavedModels (model.export).")
+@click.option("--tflite/--no-tflite", default=True, show_default=True,
+              help="Write TFLite files + MTCNN, checked for parity and the GPU delegate.")
+@click.option("--quantize", "quantizations", multiple=True, default=("fp32",), show_default=True,
+              type=click.Choice(["none", "fp32", "fp16", "dynamic", "int8", "all"]),
+              help="Repeatable; none = fp32; all = every kind.")
+@click.option("--input-size", "sizes", multiple=True, help="LR input HxW (repeatable). Default: the model's.")
+@click.option("--representative-data", type=click.Path(path_type=Path),
+              help="Face images for int8 calibration and parity (default: faces in the bundled photos).")
+@click.option("--require-gpu-compatible", is_flag=True,
+              help="Fail when an op would fall back from the GPU delegate to the CPU.")
+def export_cmd(model, output, saved_model, tflite, quantizations, sizes, representative_data,
+               require_gpu_compatible):
+    """Export a generator (and MTCNN) to SavedModel / TFLite: a bundle for `edge run`."""
+    _quiet_tensorflow()
+    from keras_facesr import export as ex
+
+    quants = []
+    for q in quantizations:
+        for k in (ex.QUANTIZATIONS if q == "all" else ("fp32" if q == "none" else q,)):
+            if k not in quants:
+                quants.append(k)
+    try:
+        parsed = [_size(v) for v in sizes] or None
+    except click.BadParameter as e:
+        _fail(str(e.message))
+    try:
+        manifest = ex.export(model, output, parsed, tuple(quants), saved_model, tflite,
+                             representative_data, require_gpu_compatible, echo=click.echo)
+    except (ex.ExportError, FileNotFoundError) as e:
+        _fail(str(e))
+    click.echo(f"bundle: {output} ({len(manifest['models'])} generator files + MTCNN); "
+               f"run it with `keras-facesr edge run {output} INPUT... --output DIR`")
+
+
+@main.group()
+def edge() -> None:
+    """The on-device pipeline from an exported bundle (LiteRT; no TensorFlow)."""
+
+
+@edge.command("run")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
+@click.option("--report", type=click.Path(path_type=Path), help="Write a JSON report.")
+@click.option("--quantize", type=click.Choice(["fp32", "fp16", "dynamic", "int8"]),
+              help="Which exported generator (default: the most precise).")
+@click.option("--threshold", type=float, help="Keep faces at least this many pixels.")
+@click.option("--save-crops", is_flag=True)
+@click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
+@click.option("--min-confidence", default=0.9, show_default=True)
+@click.option("--min-face", default=20, show_default=True)
+@click.option("--threads", default=2, show_default=True)
+@click.option("--cpu", is_flag=True, help="Do not try the GPU delegate.")
+@click.option("--max-pixels", default=100_000_000, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def edge_run(bundle, inputs, output, report, quantize, threshold, save_crops, aligned, min_confidence,
+             min_face, threads, cpu, max_pixels, quiet):
+    """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
+    from keras_facesr import edge as runtime
+    from keras_facesr import jobs
+
+    try:
+        enhancer = runtime.load(bundle, quantize, threshold, min_confidence, min_face, threads,
+                                use_gpu=not cpu)
+    except runtime.EdgeError as e:
+        _fail(str(e))
+    enhancer.max_pixels = max_pixels
+    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, progress=not quiet)
+    _summarise(result)
+
+
+@main.command("benchmark")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--bundle", type=click.Path(path_type=Path),
+              help="An exported bundle of MODEL (default: export one to a temporary folder).")
+@click.option("--repeats", default=50, show_default=True)
+def benchmark_cmd(model, bundle, repeats):
+    """ms per face and faces per second: Keras vs TFLite fp32/fp16/dynamic/int8, 1 and 2 threads."""
+    _quiet_tensorflow()
+    from keras_facesr import export as ex
+    from keras_facesr.benchmark import run_benchmark
+
+    try:
+        click.echo(run_benchmark(model, bundle, repeats, echo=lambda m: click.echo(m, err=True)))
+    except (ex.ExportError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
 
 
 @main.group()

@@ -29,7 +29,7 @@ train_scale() {
     [ "$variant" = pixel ] && weight=0
     if [ ! -f "$out/generator.keras" ] || [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -lt "$total" ]; then
       [ -d "$out" ] || cp -r "$pre" "$out"
-      keras-facesr fit --output "$out" --resume --steps "$total" --set loss.identity="$weight"
+      keras-facesr fit --data nba --output "$out" --resume --steps "$total" --set loss.identity="$weight"
     fi
   done
 }

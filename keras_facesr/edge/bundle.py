@@ -1,0 +1,85 @@
+"""An exported bundle (``keras-facesr export``) as a ready pipeline: TFLite MTCNN + TFLite
+generator inside :class:`keras_facesr.enhance.FaceEnhancer`. No TensorFlow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from keras_facesr.edge.litert import EdgeError, TFLiteModel, gpu_delegate
+from keras_facesr.edge.mtcnn import TFLiteMTCNN
+from keras_facesr.enhance import FaceEnhancer
+from keras_facesr.sr import ModelInfo
+
+BUNDLE_FORMAT = "keras-facesr-bundle/1"
+QUANT_PREFERENCE = ("fp32", "fp16", "dynamic", "int8")
+
+
+class TFLiteSR:
+    """A bundled generator (static input, batch 1) as a super-resolution back-end."""
+
+    fixed_input = True
+
+    def __init__(self, path: Path, info: ModelInfo, threads: int = 2, delegate=None):
+        self.model = TFLiteModel(path, threads, delegate)
+        self.info = info
+
+    def __call__(self, lr: np.ndarray) -> np.ndarray:
+        side = self.info.lr_size
+        out = []
+        for face in lr:
+            if face.shape[:2] != (side, side):
+                face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+            out.append(self.model(face[None])[0][0])
+        return np.clip(np.stack(out), 0.0, 1.0) if out else np.zeros((0, 0, 0, 3), np.float32)
+
+
+def read_manifest(bundle: str | Path) -> dict:
+    bundle = Path(bundle)
+    path = bundle / "manifest.json"
+    if not path.is_file():
+        raise EdgeError(f"{bundle}: not a keras-facesr bundle (no manifest.json); make one with "
+                        "`keras-facesr export MODEL --tflite --output DIR`")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise EdgeError(f"{path}: not valid JSON ({e})") from None
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise EdgeError(f"{path}: format {manifest.get('format')!r}, this runtime reads {BUNDLE_FORMAT}")
+    if not manifest.get("models") or not manifest.get("detector"):
+        raise EdgeError(f"{path}: the bundle has no generator or no MTCNN files")
+    return manifest
+
+
+def load(
+    bundle: str | Path,
+    quantize: str | None = None,
+    threshold: float | None = None,
+    min_confidence: float = 0.9,
+    min_face: int = 20,
+    threads: int = 2,
+    use_gpu: bool = True,
+) -> FaceEnhancer:
+    """The pipeline of ``bundle``: its generator (``quantize``, default the most precise one
+    exported at the model's face size) and its MTCNN; GPU delegate when available."""
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    lr = manifest["lr_size"]
+    square = [m for m in manifest["models"] if m["input_size"] == [lr, lr]]
+    if quantize:
+        square = [m for m in square if m["quantize"] == quantize]
+    if not square:
+        have = ", ".join(f"{m['file']}" for m in manifest["models"])
+        raise EdgeError(f"{bundle}: no {quantize or ''} generator for {lr}x{lr} faces (has: {have})")
+    chosen = min(square, key=lambda m: QUANT_PREFERENCE.index(m["quantize"]))
+    delegate = gpu_delegate(use_gpu)
+    info = ModelInfo(f"{manifest['name']} ({chosen['quantize']})", manifest["scale"], lr)
+    sr = TFLiteSR(bundle / chosen["file"], info, threads, delegate)
+    det = manifest["detector"]
+    detector = TFLiteMTCNN(bundle / det["pnet"], bundle / det["rnet"], bundle / det["onet"],
+                           min_confidence, min_face, threads, delegate)
+    return FaceEnhancer([sr], threshold, detector=detector, min_confidence=min_confidence,
+                        min_face=min_face)
