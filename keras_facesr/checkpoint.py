@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_facesr.images import write_bytes_atomic
+from keras_facesr.images import default_permissions, write_bytes_atomic
 
 KEEP = 3
 
@@ -43,6 +43,7 @@ def save_checkpoint(ckpt_dir: str | Path, gan, state: dict, keep: int = KEEP) ->
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     name = f"ckpt-{int(state['step']):07d}"
     tmp = Path(tempfile.mkdtemp(dir=ckpt_dir, prefix=f".{name}."))
+    default_permissions(tmp, directory=True)
     try:
         gan.generator.save_weights(tmp / "generator.weights.h5")
         gan.discriminator.save_weights(tmp / "discriminator.weights.h5")

@@ -228,6 +228,29 @@ def data_fetch(names, cache, archive, no_faces):
             _fail(str(e))
 
 
+@data.command("align")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Folder for the aligned faces (same relative layout, PNG).")
+@click.option("--min-face", default=20, show_default=True, help="Smallest face box side (px).")
+def data_align(src, output, min_face):
+    """Align your own photos for `fit`: one MTCNN face per image, canonical template."""
+    _quiet_tensorflow()
+    from keras_facesr import sources
+
+    if Path(output).resolve() == Path(src).resolve():
+        _fail(f"{output}: choose an output folder other than the input")
+    try:
+        faces, failed = sources.align_folder(src, output, echo=click.echo, min_face=min_face)
+    except FileNotFoundError as e:
+        _fail(str(e))
+    for rel, why in failed.items():
+        click.echo(f"skipped {rel}: {why}", err=True)
+    click.echo(f"{len(faces)} aligned faces in {output}; {len(failed)} images skipped")
+    if not faces:
+        sys.exit(1)
+
+
 @data.command("list")
 def data_list():
     """List the data sources `data fetch` knows."""

@@ -201,11 +201,19 @@ def write_image(path: str | Path, pixels: np.ndarray) -> None:
     write_bytes_atomic(path, encode_image(path, pixels))
 
 
+def default_permissions(path: str | Path, directory: bool = False) -> None:
+    """Give a file made by ``tempfile`` (0600/0700) the permissions a plain ``open`` would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     """Write bytes so that ``path`` holds either the old or the whole new content."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    default_permissions(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

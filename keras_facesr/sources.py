@@ -186,24 +186,42 @@ def fetch(
 
 def _crop_faces(images: Path, out: Path, dropped: dict, kept: dict, echo) -> dict:
     """One aligned face per photo at its native resolution (multiple of 8, 32..256 px)."""
+    faces, failed = align_folder(images, out, echo, files=[images / rel for rel in kept])
+    for rel, reason in failed.items():
+        if reason.startswith("unreadable"):
+            del kept[rel]
+        dropped[rel] = reason
+    return faces
+
+
+def align_folder(
+    src: Path,
+    out: Path,
+    echo: Callable[[str], None] = print,
+    files: list[Path] | None = None,
+    min_face: int = 20,
+) -> tuple[dict, dict]:
+    """MTCNN-align the most confident face of every image under ``src`` onto the canonical
+    template at its native resolution (a multiple of 8, 32..256 px), as PNGs under ``out`` with
+    the same relative layout. Returns ({face: info}, {image: why it was skipped})."""
     from keras_facesr.align import align_face, native_size
     from keras_facesr.detect import FaceDetector
-    from keras_facesr.images import write_image
+    from keras_facesr.images import list_images, write_image
 
-    detector = FaceDetector(min_confidence=0.95, min_face=20)
-    faces = {}
-    out.mkdir()
-    echo(f"detecting and aligning faces in {len(kept)} photos (MTCNN)...")
-    for rel in list(kept):
+    files = files if files is not None else list_images(src)
+    detector = FaceDetector(min_confidence=0.95, min_face=min_face)
+    faces, failed = {}, {}
+    echo(f"detecting and aligning faces in {len(files)} photos (MTCNN)...")
+    for path in files:
+        rel = str(path.relative_to(src))
         try:
-            rgb = read_image(images / rel)
+            rgb = read_image(path)
         except ImageReadError as e:
-            dropped[rel] = f"unreadable: {e}"
-            del kept[rel]
+            failed[rel] = f"unreadable: {e}"
             continue
         found = detector.detect(rgb)
         if not found:
-            dropped[rel] = "grey placeholder" if _is_grey(rgb) else "no face found"
+            failed[rel] = "grey placeholder" if _is_grey(rgb) else "no face found"
             continue
         face = found[0]
         native = native_size(face.landmarks)
@@ -213,7 +231,7 @@ def _crop_faces(images: Path, out: Path, dropped: dict, kept: dict, echo) -> dic
         write_image(out / name, crop)
         faces[name] = {"native_px": round(native, 1), "size": size,
                        "confidence": round(face.confidence, 4)}
-    return faces
+    return faces, failed
 
 
 def verify(target: Path) -> bool:

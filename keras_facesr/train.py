@@ -32,7 +32,7 @@ from keras_facesr.data import find_split, pair_dataset, precheck
 from keras_facesr.degrade import Degradation
 from keras_facesr.encoders import IdentityEncoder, available_encoders, get_encoder
 from keras_facesr.gan import FaceSRGAN, LossWeights
-from keras_facesr.images import write_bytes_atomic
+from keras_facesr.images import default_permissions, write_bytes_atomic
 from keras_facesr.losses import VGGFeatures
 from keras_facesr.run import RunError
 from keras_facesr.sr import ModelInfo, write_model_info
@@ -122,6 +122,7 @@ def save_generator(generator: keras.Model, path: Path) -> None:
     """Save as ``.keras`` atomically."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
     os.close(fd)
+    default_permissions(tmp)
     try:
         generator.save(tmp)
         os.replace(tmp, path)

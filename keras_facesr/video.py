@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.images import default_permissions
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
 FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "XVID",
           ".webm": "VP80"}
@@ -78,6 +80,7 @@ class AtomicVideoWriter:
         fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.",
                                          suffix=ext)
         os.close(fd)
+        default_permissions(self._tmp)
         fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(ext, "mp4v"))
         self._writer = cv2.VideoWriter(self._tmp, fourcc, fps, size)
         if not self._writer.isOpened():

@@ -87,3 +87,13 @@ def test_pillow_reads_what_we_write(tmp_path):
     rgb = np.random.default_rng(4).integers(0, 256, (8, 8, 3), np.uint8)
     write_image(tmp_path / "x.png", rgb)
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO((tmp_path / "x.png").read_bytes()))), rgb)
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0)
+    os.umask(umask)
+    write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
+    assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]  # no temporary file left

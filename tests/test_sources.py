@@ -1,4 +1,5 @@
 import zipfile
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -35,3 +36,20 @@ def test_fetched_nba_faces_are_clean_and_verified(nba_faces):
     msgs = []
     sources.fetch("nba", root.parent.parent, echo=msgs.append)
     assert "already" in msgs[0]
+
+
+def test_data_align_prepares_own_photos(tmp_path):
+    from keras_facesr.images import read_image
+
+    src = tmp_path / "photos"
+    (src / "people").mkdir(parents=True)
+    samples = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
+    (src / "people" / "astronaut.jpg").write_bytes((samples / "astronaut.jpg").read_bytes())
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    proc = run_cli("data", "align", str(src), "--output", str(tmp_path / "aligned"))
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped broken.jpg: unreadable" in proc.stderr
+    face = read_image(tmp_path / "aligned" / "people" / "astronaut.png")
+    assert face.shape[0] == face.shape[1] and face.shape[0] % 8 == 0 and face.shape[0] >= 128
+    proc = run_cli("data", "align", str(src), "--output", str(src))
+    assert proc.returncode == 1 and "other than the input" in proc.stderr
