@@ -123,7 +123,9 @@ def default_content_layer(model: keras.Model) -> str:
 def identity_loss(encoder: IdentityEncoder, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     """Mean over the batch of 1 - cos(E(HR), E(SR)); E(HR) is a constant target."""
     e_hr = ops.stop_gradient(encoder.embed(hr))
-    e_sr = encoder.embed(sr)
+    # Judged as an image: pixels outside [0, 1] get no identity gradient, so the identity term
+    # cannot push the generator to out-of-range contrast (at x8 it diverged without this).
+    e_sr = encoder.embed(ops.clip(sr, 0.0, 1.0))
     return ops.mean(1.0 - ops.sum(e_hr * e_sr, axis=-1))
 
 

@@ -165,7 +165,10 @@ def fit(
         raise RunError(f"{output}: no checkpoint to resume from")
     if ckpt is not None:
         state.update(load_checkpoint(ckpt, gan))
-        echo(f"resumed from {ckpt} at step {state['step']}")
+        # The optimizer state holds the old learning rates: the run's config (with --set) wins.
+        gan.g_optimizer.learning_rate.assign(t.g_lr)
+        gan.d_optimizer.learning_rate.assign(t.d_lr)
+        echo(f"resumed from {ckpt} at step {state['step']} (g_lr {t.g_lr:g}, d_lr {t.d_lr:g})")
 
     degradation = Degradation.from_config(cfg.degrade, cfg.model.scale)
     g = cfg.model

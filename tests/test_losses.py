@@ -111,6 +111,16 @@ def test_identity_loss_gradient_reaches_the_sr_image(encoder_file):
     assert float(tf.reduce_max(tf.abs(tape.gradient(loss, sr)))) > 0
 
 
+def test_identity_loss_gives_no_gradient_to_out_of_range_pixels(encoder_file):
+    enc = load_keras_encoder(encoder_file)
+    hr = tf.random.stateless_uniform((1, 40, 40, 3), (0, 1))
+    sr = tf.Variable(tf.concat([hr[:, :20] + 2.0, hr[:, 20:]], axis=1))  # top half far above 1
+    with tf.GradientTape() as tape:
+        loss = identity_loss(enc, hr, sr)
+    grad = tape.gradient(loss, sr).numpy()
+    assert np.abs(grad[:, :20]).max() == 0 and np.abs(grad[:, 20:]).max() > 0
+
+
 def test_alignment_aware_resize_moves_canonical_points_onto_encoder_template():
     size = 112
     enc = IdentityEncoder(_conv_encoder(size), size, ARCFACE_TEMPLATE, "0_1")
