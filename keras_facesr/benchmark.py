@@ -50,8 +50,7 @@ def run_benchmark(model: Path, bundle: Path | None = None, repeats: int = 50,
             bundle = Path(tmp)
             ex.export(model, bundle, [(side, side)], ex.QUANTIZATIONS, saved_model=False,
                       include_mtcnn=False, echo=lambda m: None)
-        manifest = read_manifest(bundle) if (bundle / "manifest.json").is_file() else None
-        entries = (manifest or {}).get("models") or []
+        entries = read_manifest(bundle, need_detector=False)["models"]
         for entry in entries:
             if entry["input_size"] != [side, side]:
                 continue

@@ -47,6 +47,7 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
     from keras_facesr.config import ConfigError
     from keras_facesr.images import list_images
     from keras_facesr.run import RunError, prepare_run
+    from keras_facesr.sources import resolve_data_dir
 
     overrides = list(overrides)
     for key, value in (("train.steps", steps), ("train.batch_size", batch_size),
@@ -54,7 +55,7 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
         if value is not None:
             overrides.append(f"{key}={value}")
     try:  # configuration and data errors are reported before TensorFlow loads
-        data_dir = _resolve_data(data_dir)
+        data_dir = resolve_data_dir(data_dir)
         list_images(data_dir)
         cfg = prepare_run(output, config_file and str(config_file), overrides, resume)
     except (ConfigError, FileNotFoundError, RunError, CheckpointError) as e:
@@ -88,18 +89,20 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
               help="Generator .keras file (repeatable; default: the bundled models).")
 @click.option("--threshold", type=float,
               help="Faces at least this many pixels (aligned-crop side) are kept as they are "
-                   "[default: twice the largest model input].")
+                   "[default: 1.125 x the largest model input, 36 px with the bundled models].")
+@click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
+              help="Output frames this many times larger (bicubic), SR faces pasted at that size.")
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True,
               help="Inputs are already aligned face crops: super-resolve each whole.")
 @click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
-@click.option("--min-face", default=20, show_default=True, help="Smallest face box side (px).")
+@click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
 @click.option("--batch-size", default=8, show_default=True, help="Images or frames per batch.")
 @click.option("--max-pixels", default=100_000_000, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def enhance(inputs, output, report, models, threshold, save_crops, aligned, min_confidence,
-            min_face, batch_size, max_pixels, quiet):
+def enhance(inputs, output, report, models, threshold, upscale, save_crops, aligned,
+            min_confidence, min_face, batch_size, max_pixels, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr import jobs
@@ -107,7 +110,7 @@ def enhance(inputs, output, report, models, threshold, save_crops, aligned, min_
 
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, min_confidence=min_confidence,
-                                min_face=min_face, max_pixels=max_pixels)
+                                min_face=min_face, max_pixels=max_pixels, upscale=upscale)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
@@ -154,12 +157,13 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
     from keras_facesr import evaluate as ev
     from keras_facesr.encoders import EncoderError
     from keras_facesr.images import write_bytes_atomic
+    from keras_facesr.sources import resolve_data_dir
 
     try:
         if not data.exists() and str(data) in ("nba", "ids") and not aligned:
             aligned = True  # fetched sets are MTCNN-aligned crops already
             click.echo(f"{data}: fetched faces are aligned crops; no detection (--aligned)", err=True)
-        data = _resolve_data(data)
+        data = resolve_data_dir(data)
         result = ev.evaluate(data, list(models), scale and int(scale), hr_size, resize, judge, pairs,
                              aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True))
     except (ev.EvaluateError, EncoderError, FileNotFoundError, ValueError) as e:
@@ -176,25 +180,6 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
         if not result["roc"]:
             _fail("--roc needs identity pairs (LFW pairs.txt or CelebA identities) and a judge")
         ev.plot_roc(result, roc_file)
-
-
-def _resolve_data(data_dir: Path) -> Path:
-    """A folder, or the name of a fetched source (its aligned faces)."""
-    from keras_facesr import sources
-
-    if not data_dir.exists() and str(data_dir) == "ids":
-        target = sources.cache_root() / "datasets" / "ids" / "lfw"
-        if not (target / "pairs.txt").is_file():
-            raise FileNotFoundError("ids: not fetched yet; run `keras-facesr data fetch ids`")
-        return target
-    if not data_dir.exists() and str(data_dir) in sources.SOURCES:
-        target = sources.cache_root() / "datasets" / str(data_dir)
-        if not (target / "faces").is_dir():
-            raise FileNotFoundError(
-                f"{data_dir}: not fetched yet; run `keras-facesr data fetch {data_dir}`"
-            )
-        return target / "faces"
-    return data_dir
 
 
 def _indent(text: str) -> str:
@@ -324,16 +309,18 @@ def edge() -> None:
 @click.option("--quantize", type=click.Choice(["fp32", "fp16", "dynamic", "int8"]),
               help="Which exported generator (default: the most precise).")
 @click.option("--threshold", type=float, help="Keep faces at least this many pixels.")
+@click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
+              help="Output frames this many times larger, SR faces pasted at that size.")
 @click.option("--save-crops", is_flag=True)
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
 @click.option("--min-confidence", default=0.9, show_default=True)
-@click.option("--min-face", default=20, show_default=True)
+@click.option("--min-face", default=12, show_default=True)
 @click.option("--threads", default=2, show_default=True)
 @click.option("--cpu", is_flag=True, help="Do not try the GPU delegate.")
 @click.option("--max-pixels", default=100_000_000, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def edge_run(bundle, inputs, output, report, quantize, threshold, save_crops, aligned, min_confidence,
-             min_face, threads, cpu, max_pixels, quiet):
+def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, save_crops, aligned,
+             min_confidence, min_face, threads, cpu, max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
     from keras_facesr import edge as runtime
     from keras_facesr import jobs
@@ -343,7 +330,7 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, save_crops, al
                                 use_gpu=not cpu)
     except runtime.EdgeError as e:
         _fail(str(e))
-    enhancer.max_pixels = max_pixels
+    enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, progress=not quiet)
     _summarise(result)
 

@@ -22,6 +22,10 @@ from keras_facesr.paste import match_colour, paste_face
 from keras_facesr.sr import SuperResolver
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
+# Default threshold, as a multiple of the largest model input: on held-out faces shrunk to a
+# native size, the bundled x4 model beats bicubic up to 32 px and bicubic wins from 36 px
+# (benchmarks/face_size_sweep.py; README "Enhancing photos and videos").
+KEEP_FROM = 1.125
 STAGES = ("detect", "align", "sr", "paste")
 
 
@@ -74,9 +78,12 @@ class FaceEnhancer:
     """Super-resolve the faces below ``threshold`` pixels in images, and paste them back.
 
     ``models``: generator files / back-ends (default: the bundled ones); a face goes to the one
-    whose input size fits it best. ``threshold`` (pixels, the side of the aligned face crop at
-    the face's own resolution; default twice the largest model input): faces at least this
-    big are kept as they are.
+    whose input size is nearest the face's (by ratio). ``threshold`` (pixels, the side of the
+    aligned face crop at the face's own resolution; default ``KEEP_FROM`` times the largest
+    model input): faces at least this big are kept as they are. ``upscale``: the output frame
+    is this many times larger (bicubic) and the SR faces are pasted at that size; at 1
+    (default) the frame keeps its size, so an SR face can hold no more detail than the pixels
+    it replaces.
     """
 
     def __init__(
@@ -85,14 +92,18 @@ class FaceEnhancer:
         threshold: float | None = None,
         detector=None,
         min_confidence: float = 0.9,
-        min_face: int = 20,
+        min_face: int = 12,
         colour_match: bool = True,
         keep_crops: bool = False,
         max_pixels: int = MAX_PIXELS,
+        upscale: float = 1.0,
     ):
+        if not 1.0 <= upscale <= 8.0:
+            raise ValueError(f"upscale must be between 1 and 8, got {upscale}")
+        self.upscale = float(upscale)
         self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
         self.threshold = float(threshold if threshold is not None
-                               else 2 * self.models[-1].info.lr_size)
+                               else KEEP_FROM * self.models[-1].info.lr_size)
         self._detector = detector
         self.min_confidence, self.min_face = min_confidence, min_face
         self.colour_match = colour_match
@@ -107,10 +118,19 @@ class FaceEnhancer:
             self._detector = FaceDetector(self.min_confidence, self.min_face)
         return self._detector
 
+    def _output_frame(self, pixels: np.ndarray) -> np.ndarray:
+        """The frame the faces are pasted into: a copy, ``upscale`` times larger (bicubic)."""
+        if self.upscale == 1.0:
+            return pixels.copy()
+        h, w = pixels.shape[:2]
+        size = (round(w * self.upscale), round(h * self.upscale))
+        return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
+
     def model_for(self, size: float) -> SuperResolver:
-        """The model with the largest input not above ``size`` (else the smallest)."""
-        fitting = [m for m in self.models if m.info.lr_size <= size]
-        return fitting[-1] if fitting else self.models[0]
+        """The model whose input side is nearest ``size`` by ratio: a 20 px face goes to a 16 px
+        model rather than a 32 px one, a 24 px face to the 32 px one (the face is resized to
+        the model's input either way; this loses least, as the sweep measures)."""
+        return min(self.models, key=lambda m: abs(np.log(max(size, 1.0) / m.info.lr_size)))
 
     def _picture(self, image) -> Picture:
         if isinstance(image, Picture):
@@ -135,7 +155,7 @@ class FaceEnhancer:
         pictures = [self._picture(im) for im in images]
         if aligned:
             return self._enhance_crops(pictures)
-        results = [EnhanceResult(p.pixels.copy()) for p in pictures]
+        results = [EnhanceResult(self._output_frame(p.pixels)) for p in pictures]
         jobs: dict[int, list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
         for i, (pic, res) in enumerate(zip(pictures, results, strict=True)):
             rgb = pic.rgb
@@ -163,7 +183,10 @@ class FaceEnhancer:
                     sr_face = match_colour(sr_face, lr_face)
                 if self.keep_crops:
                     result.sr = (sr_face * 255 + 0.5).astype(np.uint8)
-                paste_face(results[i].image, sr_face, matrix * model.info.scale)
+                frame = results[i].image
+                upscale = (frame.shape[1] / pictures[i].pixels.shape[1],
+                           frame.shape[0] / pictures[i].pixels.shape[0])
+                paste_face(frame, sr_face, frame_to_sr(matrix, model.info.scale, upscale))
                 results[i].timings_ms["paste"] += _ms(t0)
         return results
 
@@ -216,6 +239,20 @@ class FaceEnhancer:
             ))
             results.append(result)
         return results
+
+
+def frame_to_sr(image_to_lr: np.ndarray, scale: int,
+                upscale: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+    """Output-frame pixel -> SR-crop pixel, from the input-image -> LR-crop alignment.
+
+    Pixel centres throughout: the frame is the input resized by ``upscale`` (x, y factors;
+    x = (u + 0.5) / f - 0.5, as ``cv2.resize``) and the generator's output pixel s covers the
+    LR crop's c = (s + 0.5) / scale - 0.5, as pixel shuffle and bicubic resizing lay them out."""
+    fx, fy = upscale
+    frame_to_image = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
+    lr_to_sr = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2], [0, 0, 1]])
+    image_to_lr = np.vstack([image_to_lr, [0, 0, 1]])
+    return (lr_to_sr @ image_to_lr @ frame_to_image)[:2]
 
 
 def _ms(t0: float) -> float:

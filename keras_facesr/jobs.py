@@ -193,7 +193,8 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
     target = output / task.rel
     try:
         reader = VideoReader(task.source)
-        writer = AtomicVideoWriter(target, reader.fps, (reader.width, reader.height))
+        size = (round(reader.width * enhancer.upscale), round(reader.height * enhancer.upscale))
+        writer = AtomicVideoWriter(target, reader.fps, size)
     except VideoReadError as e:
         on_error(str(e))
         return {**entry, "status": "error", "error": str(e)}

@@ -28,11 +28,20 @@ def feather_mask(size: int, feather: float = FEATHER) -> np.ndarray:
     return mask
 
 
+GREY_TOLERANCE = 2.5 / 255  # JPEG chroma noise in a grey photo stays within this
+LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB2GRAY
+
+
 def match_colour(sr: np.ndarray, lr: np.ndarray, inner: float = 0.6) -> np.ndarray:
     """Shift each channel of ``sr`` so its mean over the crop's centre equals ``lr``'s.
 
     A generator may tint a face slightly; pasted back, even a small tint shows as a patch.
-    Both are float RGB in [0, 1], square crops (any sizes)."""
+    A grey ``lr`` (all channels within ``GREY_TOLERANCE``) carries no colour, so ``sr`` is made
+    grey too: colour in its output could only be the generator's invention. Both are float RGB
+    in [0, 1], square crops (any sizes)."""
+    if np.abs(lr - lr.mean(axis=2, keepdims=True)).max() <= GREY_TOLERANCE:
+        sr = np.repeat((sr @ LUMA)[..., None], 3, axis=2)
+
     def centre_mean(x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
         a, b = round(n * (1 - inner) / 2), round(n * (1 + inner) / 2)

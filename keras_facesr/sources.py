@@ -68,6 +68,26 @@ def cache_root() -> Path:
     return Path(os.environ.get("KERAS_FACESR_CACHE", Path.home() / ".cache" / "keras-facesr"))
 
 
+def resolve_data_dir(data_dir: str | Path) -> Path:
+    """A folder, or the name of a fetched source: its aligned faces (``ids``: its LFW tree)."""
+    data_dir = Path(data_dir)
+    if data_dir.exists():
+        return data_dir
+    if str(data_dir) == "ids":
+        target = cache_root() / "datasets" / "ids" / "lfw"
+        if not (target / "pairs.txt").is_file():
+            raise FileNotFoundError("ids: not fetched yet; run `keras-facesr data fetch ids`")
+        return target
+    if str(data_dir) in SOURCES:
+        target = cache_root() / "datasets" / str(data_dir)
+        if not (target / "faces").is_dir():
+            raise FileNotFoundError(
+                f"{data_dir}: not fetched yet; run `keras-facesr data fetch {data_dir}`"
+            )
+        return target / "faces"
+    return data_dir
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

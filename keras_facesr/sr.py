@@ -91,9 +91,9 @@ class KerasSR:
             model = load_generator(model)
         self.model = model
         self.batch_size = batch_size
-        # Compiled for the face-crop size (traced once per batch size); other sizes run eagerly
+        # Compiled for the face-crop size (the batch dimension left open); other sizes run eagerly
         # (--aligned crops of any size: a graph with unknown sizes cannot hold UpSampling2D).
-        self._compiled = tf.function(lambda x: model(x, training=False))
+        self._compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
         if info is None:
             probe = np.zeros((1, 8, 8, 3), np.float32)
             scale = int(model(probe, training=False).shape[1]) // 8

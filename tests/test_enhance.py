@@ -90,25 +90,26 @@ class _FixedDetector:
 
 def test_threshold_decides_the_path_and_api_mirrors_cli(bilinear_model):
     frame = _scene(200, 300)
-    small = Face((40, 40, 30, 30), 0.99, _landmarks(60, 60, 40))
+    small = Face((40, 40, 25, 25), 0.99, _landmarks(60, 60, 30))
     large = Face((150, 50, 100, 100), 0.99, _landmarks(200, 100, 120))
     enhancer = FaceEnhancer(bilinear_model, detector=_FixedDetector([small, large]), keep_crops=True)
-    assert enhancer.threshold == 64  # twice the model's 32 px input
+    assert enhancer.threshold == 36  # 1.125 x the model's 32 px input
     result = enhancer.enhance(frame)
     paths = [f.path for f in result.faces]
     assert paths == [SUPER_RESOLVED, KEPT]
     assert result.faces[0].lr.shape == (32, 32, 3) and result.faces[0].sr.shape == (128, 128, 3)
-    assert "40 px < threshold 64 px" in result.faces[0].reason
+    assert "30 px < threshold 36 px" in result.faces[0].reason
     assert result.image.shape == frame.shape and result.image.dtype == frame.dtype
     x0, y0, x1, y1 = crop_bounds(invert(align_face(frame, large.landmarks, 120)[1]), 120, frame.shape)
     np.testing.assert_array_equal(result.image[y0:y1, x0 + 40 : x1], frame[y0:y1, x0 + 40 : x1])
-    assert FaceEnhancer(bilinear_model, threshold=30, detector=_FixedDetector([small])
+    assert FaceEnhancer(bilinear_model, threshold=25, detector=_FixedDetector([small])
                         ).enhance(frame).faces[0].path == KEPT
 
 
 def test_real_photos(bilinear_model):
-    """Solvay 1927 (29 small faces, grey): all super-resolved; the astronaut's face is kept."""
-    enhancer = FaceEnhancer(bilinear_model)
+    """Solvay 1927 (29 faces of 42-57 px, grey): all super-resolved below a 64 px threshold;
+    the astronaut's face (~140 px) is kept."""
+    enhancer = FaceEnhancer(bilinear_model, threshold=64)
     solvay = read_picture(SAMPLES / "solvay_1927.jpg")
     astronaut = read_picture(SAMPLES / "astronaut.jpg")
     res_solvay, res_astro = enhancer.enhance_batch([solvay, astronaut])
@@ -161,7 +162,7 @@ def test_cli_bad_input_corpus_in_one_batch(tmp_path, bilinear_model):
     (tmp_path / "clip.gif").write_bytes(b"GIF89a")
     out = tmp_path / "out"
     proc = run_cli("enhance", str(src), str(tmp_path / "clip.gif"), str(tmp_path / "nowhere.jpg"),
-                   "--output", str(out), "--model", str(bilinear_model),
+                   "--output", str(out), "--model", str(bilinear_model), "--threshold", "64",
                    "--report", str(tmp_path / "report.json"), "--save-crops", "--quiet")
     assert proc.returncode == 1, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
@@ -192,7 +193,8 @@ def test_cli_video_keeps_fps_size_and_frames(tmp_path, bilinear_model):
                          cv2.COLOR_GRAY2RGB)
     _write_video(tmp_path / "clip.avi", [np.roll(scene, k, axis=1) for k in range(5)], fps=12.5)
     proc = run_cli("enhance", str(tmp_path / "clip.avi"), "--output", str(tmp_path / "out"),
-                   "--model", str(bilinear_model), "--report", str(tmp_path / "r.json"), "--quiet")
+                   "--model", str(bilinear_model), "--threshold", "64", "--report",
+                   str(tmp_path / "r.json"), "--quiet")
     assert proc.returncode == 0, proc.stderr
     cap = cv2.VideoCapture(str(tmp_path / "out" / "clip.avi"))
     assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(12.5)
@@ -200,6 +202,12 @@ def test_cli_video_keeps_fps_size_and_frames(tmp_path, bilinear_model):
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     entry = json.loads((tmp_path / "r.json").read_text())["inputs"][0]
     assert entry["faces_super_resolved"] >= 5 and len(entry["frames_with_faces"]) == 5
+    proc = run_cli("enhance", str(tmp_path / "clip.avi"), "--output", str(tmp_path / "up"),
+                   "--model", str(bilinear_model), "--upscale", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    cap = cv2.VideoCapture(str(tmp_path / "up" / "clip.avi"))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (640, 360)
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
 
 
 def test_cli_aligned_crops_keep_relative_paths(tmp_path, bilinear_model):
@@ -233,3 +241,23 @@ def test_cli_never_overwrites_inputs(tmp_path, bilinear_model):
     assert proc.returncode == 1
     missing = tmp_path / "missing.keras"
     assert proc.stderr.strip().splitlines()[-1] == f"error: {missing}: generator file not found"
+
+
+def test_upscale_pastes_faces_into_a_larger_frame_in_register(bilinear_model):
+    """--upscale 2: the frame is twice as large and the pasted face lines up with it (the
+    untrained generator is plain bilinear upsampling, so a misplaced paste would show)."""
+    frame = _scene(200, 300, seed=3)
+    face = Face((120, 70, 40, 40), 0.99, _landmarks(150, 100, 40, angle=0.2))
+    enhancer = FaceEnhancer(bilinear_model, detector=_FixedDetector([face]), colour_match=False,
+                            upscale=2)
+    out = enhancer.enhance(frame).image
+    assert out.shape == (400, 600, 3) and out.dtype == np.uint8
+    reference = cv2.resize(frame, (600, 400), interpolation=cv2.INTER_CUBIC)
+    inner = (slice(180, 220), slice(280, 320))  # the face's centre, well inside the paste
+    error = np.abs(out[inner].astype(float) - reference[inner]).mean()
+    assert error < 2.0, error  # measured 1.2; a half-pixel misplacement gives 3.0
+    outside = np.ones(out.shape[:2], bool)
+    outside[100:300, 200:400] = False
+    np.testing.assert_array_equal(out[outside], reference[outside])
+    with pytest.raises(ValueError, match="upscale"):
+        FaceEnhancer(bilinear_model, upscale=0.5)

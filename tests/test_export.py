@@ -114,15 +114,17 @@ def test_edge_pipeline_without_tensorflow_matches_the_tensorflow_pipeline(bundle
     (src / "solvay.jpg").write_bytes((SAMPLES / "solvay_1927.jpg").read_bytes())
     proc = subprocess.run(
         [sys.executable, "-c", BLOCK_TF, "edge", "run", str(bundle), str(src / "solvay.jpg"),
-         "--output", str(tmp_path / "out"), "--report", str(tmp_path / "r.json"), "--quiet", "--cpu"],
+         "--output", str(tmp_path / "out"), "--report", str(tmp_path / "r.json"), "--quiet", "--cpu",
+         "--threshold", "64"],
         capture_output=True, text=True, cwd=REPO, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "blocked" not in proc.stderr
     edge_faces = json.loads((tmp_path / "r.json").read_text())["inputs"][0]["faces"]
     edge_image = read_picture(tmp_path / "out" / "solvay.jpg").pixels
 
-    reference = FaceEnhancer(trained).enhance(read_picture(src / "solvay.jpg"))
+    reference = FaceEnhancer(trained, threshold=64).enhance(read_picture(src / "solvay.jpg"))
     assert len(edge_faces) == len(reference.faces) >= 25
+    assert all(f["path"] == "super_resolved" for f in edge_faces)  # the pixels below mean something
 
     def iou(a, b):
         w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
@@ -166,3 +168,6 @@ def test_benchmark_reports_every_variant(trained, bundle):
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")][1:]
     assert len(rows) == 1 + 2 * len(ex.QUANTIZATIONS)
     assert "196,259 parameters" in proc.stdout
+    own = run_cli("benchmark", str(trained), "--repeats", "2")  # exports its own, generator-only
+    assert own.returncode == 0, own.stderr
+    assert len([line for line in own.stdout.splitlines() if line.startswith("| ")]) == len(rows) + 1

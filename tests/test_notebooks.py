@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import REPO, USER_CACHE
 
@@ -24,5 +26,9 @@ def test_notebooks_execute(tmp_path, monkeypatch, nba_faces):
         assert not errors, (name, errors)
         if name == "03_on_device.ipynb":
             assert "TensorFlow imported: False" in outputs
+            photo = re.search(r"(\d+) faces, (\d+) super-resolved", outputs)
+            assert photo and int(photo[1]) >= 25 and int(photo[2]) >= 25, outputs[-2000:]
+            video = re.search(r"(\d+) faces super-resolved", outputs)
+            assert video and int(video[1]) > 0, outputs[-2000:]
             assert (tmp_path / "enhanced" / "clip.avi").is_file()
     assert (tmp_path / "bundle" / "manifest.json").is_file()

@@ -37,7 +37,8 @@ class TFLiteSR:
         return np.clip(np.stack(out), 0.0, 1.0) if out else np.zeros((0, 0, 0, 3), np.float32)
 
 
-def read_manifest(bundle: str | Path) -> dict:
+def read_manifest(bundle: str | Path, need_detector: bool = True) -> dict:
+    """The bundle's manifest, checked; ``need_detector=False`` accepts a generator-only one."""
     bundle = Path(bundle)
     path = bundle / "manifest.json"
     if not path.is_file():
@@ -49,7 +50,7 @@ def read_manifest(bundle: str | Path) -> dict:
         raise EdgeError(f"{path}: not valid JSON ({e})") from None
     if manifest.get("format") != BUNDLE_FORMAT:
         raise EdgeError(f"{path}: format {manifest.get('format')!r}, this runtime reads {BUNDLE_FORMAT}")
-    if not manifest.get("models") or not manifest.get("detector"):
+    if not manifest.get("models") or (need_detector and not manifest.get("detector")):
         raise EdgeError(f"{path}: the bundle has no generator or no MTCNN files")
     return manifest
 
@@ -59,9 +60,10 @@ def load(
     quantize: str | None = None,
     threshold: float | None = None,
     min_confidence: float = 0.9,
-    min_face: int = 20,
+    min_face: int = 12,
     threads: int = 2,
     use_gpu: bool = True,
+    upscale: float = 1.0,
 ) -> FaceEnhancer:
     """The pipeline of ``bundle``: its generator (``quantize``, default the most precise one
     exported at the model's face size) and its MTCNN; GPU delegate when available."""
@@ -82,4 +84,4 @@ def load(
     detector = TFLiteMTCNN(bundle / det["pnet"], bundle / det["rnet"], bundle / det["onet"],
                            min_confidence, min_face, threads, delegate)
     return FaceEnhancer([sr], threshold, detector=detector, min_confidence=min_confidence,
-                        min_face=min_face)
+                        min_face=min_face, upscale=upscale)

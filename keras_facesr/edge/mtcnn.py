@@ -85,7 +85,7 @@ class TFLiteMTCNN:
     """``detect(rgb) -> list[Face]``, like :class:`keras_facesr.detect.FaceDetector`."""
 
     def __init__(self, pnet: Path, rnet: Path, onet: Path, min_confidence: float = 0.9,
-                 min_face: int = 20, threads: int = 2, delegate=None):
+                 min_face: int = 12, threads: int = 2, delegate=None):
         # P-Net runs on many image sizes (the pyramid): CPU. R/O-Nets on the GPU if given one.
         self.pnet = TFLiteModel(pnet, threads, order=(4, 2))
         self.rnet = TFLiteModel(rnet, threads, delegate, order=(4, 2))
