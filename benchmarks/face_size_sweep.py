@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr import gan
 from keras_facesr.data import split_files
 from keras_facesr.images import list_images, read_image
 from keras_facesr.sources import resolve_data_dir
@@ -28,16 +29,16 @@ def resize_all(faces: np.ndarray, side: int) -> np.ndarray:
     return np.stack([cv2.resize(f, (side, side), interpolation=interp) for f in faces])
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((np.clip(a, 0, 1) - b) ** 2, axis=(1, 2, 3))
-    return float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10))))
+def psnr(out: np.ndarray, hr: np.ndarray) -> float:
+    """Mean PSNR (dB) over the faces, computed as ``evaluate`` computes it."""
+    return float(np.mean(gan.psnr(hr, np.clip(out, 0.0, 1.0))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="nba", help="Aligned faces (a folder or a fetched name).")
     parser.add_argument("--model", action="append", type=Path, help="Default: the bundled ones.")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 20, 24, 28, 32, 40, 48, 64])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 20, 24, 28, 32, 36, 40, 48])
     parser.add_argument("--val-fraction", type=float, default=0.1)
     args = parser.parse_args()
 
