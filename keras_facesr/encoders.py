@@ -120,8 +120,26 @@ def default_content_layer(model: keras.Model) -> str:
     return spatial[-1]
 
 
-def identity_loss(encoder: IdentityEncoder, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
-    """Mean over the batch of 1 - cos(E(HR), E(SR)); E(HR) is a constant target."""
+class EncoderEnsemble:
+    """Several encoders judged together: the identity loss is the mean of theirs, the content
+    loss sums their feature maps. Networks trained on different faces and losses disagree on
+    what to hallucinate, so the generator cannot please one network's quirks (``sface+faceres``)."""
+
+    def __init__(self, members: list[IdentityEncoder]):
+        if len(members) < 2:
+            raise EncoderError("an encoder ensemble needs at least two encoders")
+        self.members = list(members)
+        self.name = "+".join(m.name for m in members)
+
+    def features(self, faces: tf.Tensor) -> list[tf.Tensor]:
+        return [f for m in self.members for f in m.features(faces)]
+
+
+def identity_loss(encoder: IdentityEncoder | EncoderEnsemble, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
+    """Mean over the batch of 1 - cos(E(HR), E(SR)); E(HR) is a constant target (an ensemble:
+    the mean over its encoders)."""
+    if isinstance(encoder, EncoderEnsemble):
+        return ops.mean(ops.stack([identity_loss(m, hr, sr) for m in encoder.members]))
     e_hr = ops.stop_gradient(encoder.embed(hr))
     # Judged as an image: pixels outside [0, 1] get no identity gradient, so the identity term
     # cannot push the generator to out-of-range contrast (at x8 it diverged without this).
@@ -179,9 +197,12 @@ def available_encoders() -> list[str]:
     return out
 
 
-def get_encoder(spec: str) -> IdentityEncoder:
-    """A registered encoder by name, or a user's Keras model file (``.keras``)."""
+def get_encoder(spec: str) -> IdentityEncoder | EncoderEnsemble:
+    """A registered encoder by name, a user's Keras model file (``.keras``), or several of
+    these joined by ``+`` (an :class:`EncoderEnsemble`, e.g. ``sface+faceres``)."""
     _builtins()
+    if "+" in spec and spec not in _REGISTRY and not Path(spec).exists():
+        return EncoderEnsemble([get_encoder(part.strip()) for part in spec.split("+")])
     if spec in _REGISTRY:
         return _REGISTRY[spec]()
     path = Path(spec)

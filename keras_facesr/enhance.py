@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_facesr.align import align_face, native_size
 from keras_facesr.detect import Face
+from keras_facesr.fidelity import refine
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
 from keras_facesr.paste import match_colour, paste_face
 from keras_facesr.sr import SuperResolver
@@ -97,9 +98,16 @@ class FaceEnhancer:
         keep_crops: bool = False,
         max_pixels: int = MAX_PIXELS,
         upscale: float = 1.0,
+        fidelity: float | None = None,
+        back_project: int = 0,
     ):
         if not 1.0 <= upscale <= 8.0:
             raise ValueError(f"upscale must be between 1 and 8, got {upscale}")
+        if fidelity is not None and not 0.0 <= fidelity <= 1.0:
+            raise ValueError(f"fidelity must be between 0 and 1, got {fidelity}")
+        if back_project < 0:
+            raise ValueError(f"back-projection steps must be >= 0, got {back_project}")
+        self.fidelity, self.back_project = fidelity, back_project
         self.upscale = float(upscale)
         self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
         self.threshold = float(threshold if threshold is not None
@@ -126,17 +134,27 @@ class FaceEnhancer:
         size = (round(w * self.upscale), round(h * self.upscale))
         return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
 
-    def model_for(self, size: float) -> SuperResolver:
-        """The model whose input side is nearest ``size`` by ratio: a 20 px face goes to a 16 px
-        model rather than a 32 px one, a 24 px face to the 32 px one (the face is resized to
-        the model's input either way; this loses least, as the sweep measures)."""
-        return min(self.models, key=lambda m: abs(np.log(max(size, 1.0) / m.info.lr_size)))
+    def model_for(self, size: float) -> SuperResolver | None:
+        """The model for a face of native ``size`` px, or None when no model beats bicubic there.
+
+        Models with measured ``face_sizes`` take only faces in that range; among the candidates
+        the one whose input side is nearest ``size`` by ratio wins (a 20 px face goes to a 16 px
+        model rather than a 32 px one: the face is resized to the model's input either way)."""
+        fits = [m for m in self.models
+                if m.info.face_sizes is None or m.info.face_sizes[0] <= size < m.info.face_sizes[1]]
+        if not fits:
+            return None
+        return min(fits, key=lambda m: abs(np.log(max(size, 1.0) / m.info.lr_size)))
+
+    def fidelity_for(self, model: SuperResolver) -> float:
+        """The blend toward bicubic for ``model``'s faces: the caller's, else the model's default."""
+        return self.fidelity if self.fidelity is not None else model.info.fidelity
 
     def _picture(self, image) -> Picture:
         if isinstance(image, Picture):
             return image
         if isinstance(image, str | Path):
-            return read_picture(image, self.max_pixels)
+            return read_picture(image, self.max_pixels, self.upscale)
         image = np.asarray(image)
         if image.dtype not in (np.uint8, np.uint16) or image.ndim not in (2, 3):
             raise ValueError(f"expected a grey/RGB/RGBA uint8 or uint16 image, got "
@@ -174,7 +192,7 @@ class FaceEnhancer:
             model = self.models[model_index]
             lr = np.stack([c for _, _, c, _ in items]).astype(np.float32) / 255.0
             t0 = time.perf_counter()
-            sr = model(lr)
+            sr = refine(lr, model(lr), self.fidelity_for(model), self.back_project)
             share = _ms(t0) / len(items)
             for (i, result, _, matrix), lr_face, sr_face in zip(items, lr, sr, strict=True):
                 results[i].timings_ms["sr"] += share
@@ -201,27 +219,52 @@ class FaceEnhancer:
                 result.lr, _ = align_face(rgb, face.landmarks, max(8, round(size)))
             return result, None
         model = self.model_for(size)
+        if model is None:
+            result = FaceResult(**common, path=KEPT, reason=(
+                f"face is {size:.0f} px: no model beats bicubic at this size (measured ranges: "
+                + ", ".join(f"{m.info.name} {m.info.face_sizes[0]:g}-{m.info.face_sizes[1]:g} px"
+                            for m in self.models) + ")"))
+            if self.keep_crops:
+                result.lr, _ = align_face(rgb, face.landmarks, max(8, round(size)))
+            return result, None
         crop, matrix = align_face(rgb, face.landmarks, model.info.lr_size)
+        w = self.fidelity_for(model)
         result = FaceResult(
             **common, path=SUPER_RESOLVED, model=model.info.name,
             reason=f"face is {size:.0f} px < threshold {self.threshold:.0f} px: "
-                   f"{model.info.describe()}",
+                   f"{model.info.describe()}" + (f", fidelity {w:g}" if w != 1 else "")
+                   + (f", {self.back_project} back-projection steps" if self.back_project else ""),
             lr=crop if self.keep_crops else None,
         )
         return result, (self.models.index(model), crop, matrix)
+
+    def _bicubic_crop(self, pic: Picture, nearest: SuperResolver) -> EnhanceResult:
+        """An aligned crop no model beats bicubic on: enlarged by bicubic at ``nearest``'s scale."""
+        h, w = pic.pixels.shape[:2]
+        result = EnhanceResult(_enlarge(pic.pixels, nearest.info.scale))
+        result.faces.append(FaceResult(
+            box=(0, 0, w, h), confidence=1.0, landmarks=np.zeros((5, 2), np.float32),
+            size=float(min(h, w)), path=KEPT, model=None,
+            reason=f"aligned input of {min(h, w)} px: no model beats bicubic at this size; "
+                   f"enlarged x{nearest.info.scale} by bicubic interpolation"))
+        return result
 
     def _enhance_crops(self, pictures: list[Picture]) -> list[EnhanceResult]:
         results = []
         for pic in pictures:
             h, w = pic.pixels.shape[:2]
             model = self.model_for(min(h, w))
+            if model is None:  # bicubic at the nearest model's scale, and the report says why
+                results.append(self._bicubic_crop(pic, min(self.models, key=lambda m: abs(
+                    np.log(max(min(h, w), 1.0) / m.info.lr_size)))))
+                continue
             rgb = pic.rgb.astype(np.float32) / 255.0
             if model.fixed_input and (h, w) != (model.info.lr_size,) * 2:
                 side = model.info.lr_size
                 interp = cv2.INTER_AREA if min(h, w) > side else cv2.INTER_CUBIC
                 rgb = cv2.resize(rgb, (side, side), interpolation=interp)
             t0 = time.perf_counter()
-            sr = model(rgb[None])[0]
+            sr = refine(rgb[None], model(rgb[None]), self.fidelity_for(model), self.back_project)[0]
             res_ms = _ms(t0)
             out_h, out_w = h * model.info.scale, w * model.info.scale
             if sr.shape[:2] != (out_h, out_w):
@@ -239,6 +282,11 @@ class FaceEnhancer:
             ))
             results.append(result)
         return results
+
+
+def _enlarge(pixels: np.ndarray, scale: int) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    return cv2.resize(pixels, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
 
 
 def frame_to_sr(image_to_lr: np.ndarray, scale: int,

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.fidelity import refine, upscale_bicubic
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
 
 FAR = 1e-2
@@ -119,8 +120,19 @@ def read_celeba(root: Path, max_pairs: int = 3000, seed: int = 0) -> FaceSet:
     return FaceSet(files, ids, genuine + sorted(impostor), "celeba")
 
 
-def read_faces(data: Path, pairs: Path | None = None) -> FaceSet:
-    """The evaluation set in ``data``, its layout recognised from its files."""
+def read_faces(data: Path | list[Path], pairs: Path | None = None) -> FaceSet:
+    """The evaluation set in ``data``, its layout recognised from its files (several folders:
+    one set of their faces, e.g. the ``heldout`` sources)."""
+    if isinstance(data, list | tuple):
+        if len(data) == 1:
+            return read_faces(data[0], pairs)
+        files = []
+        for folder in data:
+            try:
+                files += list_images(folder)
+            except FileNotFoundError as e:
+                raise EvaluateError(str(e)) from None
+        return FaceSet(files, [None] * len(files))
     data = Path(data)
     if not data.exists():
         raise EvaluateError(f"{data}: no such file or folder")
@@ -208,8 +220,16 @@ def evaluate(
     val_fraction: float = 0.1,
     batch_size: int = 16,
     echo: Callable[[str], None] = print,
+    fidelity: tuple[float, ...] = (),
+    back_project: int = 0,
+    jitter: float = 0.0,
 ) -> dict:
-    """Evaluate bicubic and each generator on ``data``; returns the JSON-able result."""
+    """Evaluate bicubic and each generator on ``data``; returns the JSON-able result.
+
+    Each generator is refined as ``enhance`` refines it: its default fidelity (or each of
+    ``fidelity``, one row each) and ``back_project`` steps. ``jitter`` misframes every face by a
+    seeded similarity warp (shift/scale up to this fraction of the side, rotation up to twice
+    it in radians), as crops from other tools or MTCNN on tiny faces are framed."""
     import tensorflow as tf
 
     from keras_facesr import encoders
@@ -232,30 +252,40 @@ def evaluate(
 
     faceset = read_faces(data, pairs)
     if split != "all":
-        root = Path(data)
-        chosen = split_files(faceset.files, root, val_fraction)
-        keep = set(chosen.val if split == "val" else chosen.train)
+        keep = set()
+        for root in (data if isinstance(data, list | tuple) else [data]):
+            root = Path(root)
+            chosen = split_files([f for f in faceset.files if f.is_relative_to(root)], root, val_fraction)
+            keep |= set(chosen.val if split == "val" else chosen.train)
         faceset = _subset(faceset, [k for k, f in enumerate(faceset.files) if f in keep])
     if limit:
         faceset = _subset(faceset, list(range(min(limit, len(faceset.files)))))
     hr, ok = prepare_faces(faceset.files, hr_size, aligned, echo)
     faceset = _subset(faceset, ok)
+    if jitter:
+        hr = misframe(hr, jitter)
 
-    trained_with = {i.identity_encoder for i in infos if i.identity_encoder}
+    trained_with = {n for i in infos if i.identity_encoder for n in i.identity_encoder.split("+")}
     judge_name = _choose_judge(judge, trained_with)
     encoder = encoders.get_encoder(judge_name) if judge_name else None
 
     degradation = Degradation(scale, resize=[resize])
     lr = np.stack([degradation(tf.constant(h), tf.constant([7, k], tf.int64)).numpy()
                    for k, h in enumerate(hr)])
-    outputs = {"hr": hr, "bicubic": np.clip(tf.image.resize(lr, (hr_size, hr_size), "bicubic").numpy(),
-                                            0.0, 1.0)}
+    # the same bicubic enlargement as the pipeline's frames and its fidelity blend (OpenCV), so
+    # a model at fidelity 0 is exactly this row
+    outputs = {"hr": hr, "bicubic": upscale_bicubic(lr, (hr_size, hr_size))}
     for model in sr_models:
-        outputs[model.info.name] = model(lr)
+        raw = model(lr)
+        for w in fidelity or (model.info.fidelity,):
+            name = model.info.name + (f" w={w:g}" if w != 1 else "") + (
+                f" bp{back_project}" if back_project else "")
+            outputs[name] = refine(lr, raw, w, back_project)
 
     result = {
         "data": str(data), "layout": faceset.layout, "faces": len(hr), "scale": scale,
         "hr_size": hr_size, "lr_size": hr_size // scale, "degradation": degradation.describe(),
+        "jitter": jitter,
         "judge": judge_name, "judge_note": _judge_note(judge, judge_name, trained_with),
         "pairs": {"genuine": sum(p[2] for p in faceset.pairs),
                   "impostor": sum(not p[2] for p in faceset.pairs)},
@@ -292,6 +322,17 @@ def evaluate(
         result["methods"][method] = row
     result["far"] = FAR
     return result
+
+
+def misframe(faces: np.ndarray, jitter: float, seed: int = 11) -> np.ndarray:
+    """Every face warped by its own seeded random similarity (``keras_facesr.augment``)."""
+    import tensorflow as tf
+
+    from keras_facesr.augment import Augmentation
+
+    aug = Augmentation(jitter=jitter)
+    return np.stack([aug(tf.constant(f), tf.constant([seed, k], tf.int64)).numpy()
+                     for k, f in enumerate(faces)])
 
 
 def _subset(faceset: FaceSet, keep: list[int]) -> FaceSet:

@@ -231,7 +231,9 @@ def export(
     output.mkdir(parents=True, exist_ok=True)
     manifest: dict = {"format": BUNDLE_FORMAT, "name": info.name, "scale": info.scale,
                       "lr_size": info.lr_size, "template": info.template,
-                      "identity_encoder": info.identity_encoder, "models": [], "detector": {},
+                      "identity_encoder": info.identity_encoder, "fidelity": info.fidelity,
+                      "face_sizes": list(info.face_sizes) if info.face_sizes else None,
+                      "models": [], "detector": {},
                       "parameters": int(generator.count_params())}
     failures = []
     for h, w in sizes:

@@ -119,8 +119,9 @@ class FaceSRGAN(keras.Model):
         """The loss to differentiate (inside the tape): per-replica share, loss-scaled."""
         return optimizer.scale_loss(loss * self._replica_scale())
 
-    def _discriminator_step(self, lr, hr):
-        sr = ops.stop_gradient(self.generator(lr, training=True))
+    def _discriminator_step(self, lr, hr, sr=None):
+        """One D update; ``sr``: the generator's output for ``lr`` if already computed."""
+        sr = ops.stop_gradient(self.generator(lr, training=True) if sr is None else sr)
         with tf.GradientTape() as tape:
             real = self.discriminator(hr, training=True)
             fake = self.discriminator(sr, training=True)
@@ -158,12 +159,15 @@ class FaceSRGAN(keras.Model):
         lr, hr = data
         logs = {}
         adversarial = not self.pretraining and self.loss_weights.adversarial > 0
-        if adversarial:
-            for _ in range(self.d_steps):
-                loss_d, gp = self._discriminator_step(lr, hr)
-            logs["loss_d"], logs["loss_gp"] = loss_d, gp
         with tf.GradientTape() as tape:
             sr = self.generator(lr, training=True)
+            if adversarial:
+                # D first (on this SR, from the generator before its update), then G against the
+                # updated D; the G forward pass is shared, D's updates are not on G's tape.
+                with tape.stop_recording():
+                    for k in range(self.d_steps):
+                        loss_d, gp = self._discriminator_step(lr, hr, sr if k == 0 else None)
+                logs["loss_d"], logs["loss_gp"] = loss_d, gp
             if self.pretraining:
                 total = pixel_loss(self.pixel_type, hr, sr)
                 losses = {"loss_pixel": total, "loss_g": total}

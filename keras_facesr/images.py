@@ -126,12 +126,12 @@ def _orientation(exif: bytes | None) -> int:
     return int(tags.get(0x0112, 1) or 1)
 
 
-def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
+def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS, upscale: float = 1.0) -> Picture:
     """Decode an image file in its own layout and depth, EXIF-rotated upright.
 
     Raises ImageReadError with a one-line message naming the file: unsupported format, empty,
-    unreadable, not an image, truncated/corrupt, or above ``max_pixels`` (checked from the
-    header, before decoding)."""
+    unreadable, not an image, truncated/corrupt, or above ``max_pixels`` - the image or the
+    output ``upscale`` times larger (checked from the header, before decoding)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -161,6 +161,7 @@ def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
             f"{path}: too many pixels{size}, above the limit of {max_pixels / 1e6:.0f} "
             "megapixels (possible decompression bomb; raise --max-pixels if it is genuine)"
         )
+    check_output_size(path, width, height, upscale, max_pixels, ImageReadError)
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise ImageReadError(f"{path}: corrupt or truncated image data")
@@ -170,6 +171,18 @@ def read_picture(path: str | Path, max_pixels: int = MAX_PIXELS) -> Picture:
     if orientation in _ORIENT:
         image = np.ascontiguousarray(_ORIENT[orientation](image))
     return Picture(image, path)
+
+
+def check_output_size(path, width: int, height: int, upscale: float, max_pixels: int, error) -> None:
+    """Raise ``error`` when the output, ``upscale`` times the input's size, is above
+    ``max_pixels`` (about 3 bytes each, plus working copies): refused before any work."""
+    if upscale == 1.0:
+        return
+    out_w, out_h = round(width * upscale), round(height * upscale)
+    if out_w * out_h > max_pixels:
+        raise error(f"{path}: the output at --upscale {upscale:g} would be {out_w} x {out_h} "
+                    f"({out_w * out_h / 1e6:.0f} megapixels, several GB of memory), above the limit "
+                    f"of {max_pixels / 1e6:.0f} megapixels; lower --upscale or raise --max-pixels")
 
 
 def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:

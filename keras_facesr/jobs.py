@@ -21,6 +21,7 @@ from keras_facesr.enhance import KEPT, STAGES, SUPER_RESOLVED, EnhanceResult, Fa
 from keras_facesr.images import (
     IMAGE_EXTENSIONS,
     ImageReadError,
+    check_output_size,
     read_picture,
     write_bytes_atomic,
     write_image,
@@ -148,7 +149,7 @@ def _run_images(enhancer, chunk: list[Task], output: Path, save_crops: bool, ali
     entries, good, pictures = [], [], []
     for task in chunk:
         try:
-            pictures.append(read_picture(task.source, enhancer.max_pixels))
+            pictures.append(read_picture(task.source, enhancer.max_pixels, enhancer.upscale))
             good.append(task)
         except ImageReadError as e:
             on_error(str(e))
@@ -193,6 +194,8 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
     target = output / task.rel
     try:
         reader = VideoReader(task.source)
+        check_output_size(task.source, reader.width, reader.height, enhancer.upscale,
+                          enhancer.max_pixels, VideoReadError)
         size = (round(reader.width * enhancer.upscale), round(reader.height * enhancer.upscale))
         writer = AtomicVideoWriter(target, reader.fps, size)
     except VideoReadError as e:

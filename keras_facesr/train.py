@@ -26,15 +26,18 @@ import tensorflow as tf
 
 from keras_facesr import callbacks as cb
 from keras_facesr.archs import build_discriminator, build_generator
+from keras_facesr.archs.discriminator import DEFAULT_NORMS
+from keras_facesr.augment import Augmentation
 from keras_facesr.checkpoint import latest_checkpoint, load_checkpoint
 from keras_facesr.config import Config, ConfigError
-from keras_facesr.data import find_split, pair_dataset, precheck
+from keras_facesr.data import DataSplit, find_splits, pair_dataset, precheck
 from keras_facesr.degrade import Degradation
 from keras_facesr.encoders import IdentityEncoder, available_encoders, get_encoder
 from keras_facesr.gan import FaceSRGAN, LossWeights
 from keras_facesr.images import default_permissions, write_bytes_atomic
 from keras_facesr.losses import VGGFeatures
 from keras_facesr.run import RunError
+from keras_facesr.sources import DataSource
 from keras_facesr.sr import ModelInfo, write_model_info
 
 
@@ -59,12 +62,19 @@ def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None
     w = LossWeights(cfg.loss.identity, cfg.loss.pixel, cfg.loss.adversarial, cfg.loss.content)
     needs_encoder = w.identity > 0 or (w.content > 0 and cfg.loss.content_network == "encoder")
     encoder = None
-    if needs_encoder:
+    if needs_encoder and cfg.loss.encoder == "none":
+        notes.append("identity encoder: none (loss.encoder = \"none\"): identity and "
+                     "encoder-content terms are off")
+        w.identity = 0.0
+        if cfg.loss.content_network == "encoder":
+            w.content = 0.0
+    elif needs_encoder:
         if cfg.loss.encoder == "auto":
             names = available_encoders()
             if names:
                 encoder = get_encoder(names[0])
-                notes.append(f"identity encoder: {names[0]} (auto)")
+                notes.append(f"identity encoder: {names[0]} (auto: the first of the fetched "
+                             f"{', '.join(names)}; pin it with loss.encoder)")
             else:
                 notes.append(
                     "no pretrained identity encoder is installed: identity and encoder-content "
@@ -97,10 +107,11 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     generator = build_generator(m.generator, m.scale, m.blocks, m.filters)
     norm = m.disc_norm
     if norm == "auto":
-        norm = "none" if loss.gan.startswith("wgan") else "batch"
+        norm = "none" if loss.gan.startswith("wgan") else DEFAULT_NORMS[m.discriminator]
     disc_filters = m.disc_filters or (64 if m.generator == "srresnet" else 32)
     discriminator = build_discriminator(
-        t.hr_size, disc_filters, norm, clip_value=loss.clip_value if loss.gan == "wgan" else None
+        t.hr_size, disc_filters, norm, clip_value=loss.clip_value if loss.gan == "wgan" else None,
+        kind=m.discriminator,
     )
     gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
     betas = dict(beta_1=0.5, beta_2=0.9) if loss.gan.startswith("wgan") else {}
@@ -118,6 +129,20 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     return gan
 
 
+def init_generator(generator: keras.Model, path: Path) -> None:
+    """Copy the weights of the generator saved in ``path`` (same architecture) into ``generator``."""
+    from keras_facesr.archs import load_generator
+
+    if not path.is_file():
+        raise ConfigError(f"train.init = {str(path)!r}: no such generator file")
+    source = load_generator(path)
+    shapes = [tuple(w.shape) for w in generator.weights]
+    if [tuple(w.shape) for w in source.weights] != shapes:
+        raise ConfigError(f"train.init = {str(path)!r}: its architecture differs from model.* "
+                          f"({source.count_params():,} vs {generator.count_params():,} parameters)")
+    generator.set_weights(source.get_weights())
+
+
 def save_generator(generator: keras.Model, path: Path) -> None:
     """Save as ``.keras`` atomically."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
@@ -133,7 +158,7 @@ def save_generator(generator: keras.Model, path: Path) -> None:
 
 def fit(
     cfg: Config,
-    data_dir: str | Path,
+    data: str | Path | list[DataSource],
     output: str | Path,
     resume: bool = False,
     echo: Callable[[str], None] = print,
@@ -147,8 +172,11 @@ def fit(
             f"train.pretrain_steps = {t.pretrain_steps}: must be a multiple of "
             f"train.steps_per_epoch = {t.steps_per_epoch}"
         )
-    split = find_split(data_dir, cfg.data.val_fraction, cfg.data.val_data)
-    precheck(split.train, str(data_dir))
+    sources = data if isinstance(data, list) else [DataSource(Path(data))]
+    splits = find_splits(sources, cfg.data.val_fraction, cfg.data.val_data)
+    for source, part in zip(sources, splits, strict=True):
+        precheck(part.train, str(source))
+    split = DataSplit([f for p in splits for f in p.train], [f for p in splits for f in p.val])
     keras.mixed_precision.set_global_policy(t.precision)
     keras.utils.set_random_seed(t.seed)
     strategy = select_strategy(t.strategy)
@@ -161,6 +189,9 @@ def fit(
         gan = build_gan(cfg, encoder, content, weights)
     state = {"step": 0, "epoch": 0, "seed": t.seed}
     ckpt = latest_checkpoint(output / "checkpoints") if resume else None
+    if ckpt is None and t.init:
+        init_generator(gan.generator, Path(t.init))
+        echo(f"generator initialised from {t.init}")
     if resume and ckpt is None:
         raise RunError(f"{output}: no checkpoint to resume from")
     if ckpt is not None:
@@ -171,6 +202,7 @@ def fit(
         echo(f"resumed from {ckpt} at step {state['step']} (g_lr {t.g_lr:g}, d_lr {t.d_lr:g})")
 
     degradation = Degradation.from_config(cfg.degrade, cfg.model.scale)
+    augmentation = Augmentation.from_config(cfg.degrade)
     g = cfg.model
     echo(
         f"generator {g.generator} x{g.scale}: {gan.generator.count_params():,} parameters; "
@@ -179,7 +211,8 @@ def fit(
     )
     echo(
         f"data: {len(split.train)} training / {len(split.val)} validation images from "
-        f"{data_dir}; degradation: {degradation.describe()}; HR {t.hr_size} -> "
+        f"{', '.join(map(str, sources))}; degradation: {degradation.describe()}; augmentation: "
+        f"{augmentation.describe()}; HR {t.hr_size} -> "
         f"LR {t.hr_size // g.scale}"
     )
     echo(
@@ -191,8 +224,10 @@ def fit(
 
     epoch0 = int(state["step"]) // t.steps_per_epoch
     train_ds = pair_dataset(
-        split.train, degradation, t.hr_size, t.batch_size, cfg.data.crop, True, cfg.data.flip,
-        seed=t.seed + 7919 * epoch0, shuffle_buffer=cfg.data.shuffle_buffer,
+        [p.train for p in splits] if len(splits) > 1 else split.train, degradation, t.hr_size,
+        t.batch_size, cfg.data.crop, True, cfg.data.flip, seed=t.seed + 7919 * epoch0,
+        shuffle_buffer=cfg.data.shuffle_buffer, weights=[s.weight for s in sources],
+        augmentation=augmentation,
     )
     val_ds, val_steps = None, None
     if split.val:

@@ -44,6 +44,40 @@ train_scale() {
 # (val PSNR 29.9 -> 28.7 dB) and, before the identity loss judged clipped images, x8 diverged.
 # x8 with lambda_1 = 0.1 ended below bicubic's val PSNR (22.03 vs 22.34 dB) as SFace's loss kept
 # falling (the generator pleasing SFace); 0.03 keeps it above (23.50 dB).
-train_scale 8 0.03 1e-4 &
-train_scale 4 0.1 1e-4 &
+# Stage 2 (the shipped models since 0.2): the stage-1 identity model fine-tuned on every face
+# the registries have (NBA + `data fetch faces`, those oversampled x2; `heldout` sources never
+# seen), with real-camera degradations (blur incl. motion, noise, JPEG) and framing jitter /
+# grey / gamma / contrast, an identity-loss ensemble (SFace + faceres) and the light patch
+# discriminator (lambda_0 = 1e-3). The "pixel" variant is the same without the identity term.
+# INIT_X4 / INIT_X8 override the starting weights (default: stage 1's identity models).
+STAGE2=${STAGE2_STEPS:-1000}
+stage2=(--data nba --data faces:2 --batch-size 16 --generator edge --set train.hr_size=128
+        --set train.steps_per_epoch=100 --set train.g_lr=1e-4 --set train.d_lr=1e-4
+        --set model.discriminator='"patch"' --set loss.gan='"ragan"' --set loss.adversarial=1e-3
+        --set loss.content=0 --set loss.encoder='"sface+faceres"' --set train.tensorboard=false
+        --set train.samples=4 --set degrade.resize='["area", "bilinear"]' --set degrade.antialias=false
+        --set degrade.blur='["none", "none", "gaussian", "motion"]' --set degrade.blur_radius=1.5
+        --set degrade.noise=0.02 --set degrade.jpeg_quality='[50, 100]' --set degrade.jitter=0.08
+        --set degrade.grey=0.15 --set degrade.gamma=0.3 --set degrade.contrast=0.2)
+stage2_scale() {
+  local scale=$1 identity=$2 init=$3
+  for variant in v2 v2-pixel; do
+    local out="$RUNS/x$scale-$variant" weight=$identity
+    [ "$variant" = v2-pixel ] && weight=0
+    if [ -f "$out/config.toml" ]; then
+      [ -f "$out/generator.keras" ] && [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -ge "$STAGE2" ] && continue
+      keras-facesr fit "${stage2[@]:0:4}" --output "$out" --resume --steps "$STAGE2"
+    else
+      keras-facesr fit "${stage2[@]}" --scale "$scale" --output "$out" --steps "$STAGE2" \
+        --set loss.identity="$weight" --set train.init="\"$init\""
+    fi
+  done
+}
+if [ -z "${STAGE2_ONLY:-}" ]; then
+  train_scale 8 0.03 1e-4 &
+  train_scale 4 0.1 1e-4 &
+  wait
+fi
+stage2_scale 8 0.03 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" &
+stage2_scale 4 0.1 "${INIT_X4:-$RUNS/x4-identity/generator.keras}" &
 wait

@@ -64,3 +64,12 @@ def test_discriminator_gives_one_logit(norm):
     assert d(np.zeros((3, 32, 32, 3), np.float32), training=True).shape == (3, 1)
     if norm == "spectral":
         assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in d.layers)
+
+
+def test_patch_discriminator_is_light_and_judges_patches():
+    d = build_discriminator(128, 32, "spectral", kind="patch")
+    assert d.count_params() < 1_000_000 < build_discriminator(128, 32, "batch").count_params()
+    assert d.output.shape == (None, 16, 16, 1)
+    assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in d.layers)
+    with pytest.raises(ValueError, match="unknown discriminator 'vgg'"):
+        build_discriminator(128, kind="vgg")

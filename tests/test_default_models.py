@@ -53,13 +53,15 @@ def _face_of_size(cx: float, cy: float, side: float) -> Face:
 
 def test_default_enhancer_picks_the_model_by_face_size():
     frame = cv2.resize(np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8), (300, 200))
-    faces = [_face_of_size(60, 60, s) for s in (14, 20, 24, 30)] + [_face_of_size(240, 100, 48)]
+    faces = [_face_of_size(60, 60, s) for s in (14, 17, 19, 24, 30)] + [_face_of_size(240, 100, 48)]
     enhancer = FaceEnhancer(detector=_FixedDetector(faces))
     assert enhancer.threshold == 36
     result = enhancer.enhance(frame)
+    # measured ranges (benchmarks/face_size_sweep.py): x8 below 18 px, x4 from 18 to 36 px
     assert [f.model for f in result.faces] == [
-        "facesr-edge-x8", "facesr-edge-x8", "facesr-edge-x4", "facesr-edge-x4", None]
+        "facesr-edge-x8", "facesr-edge-x8", "facesr-edge-x4", "facesr-edge-x4", "facesr-edge-x4", None]
     assert result.faces[-1].path == "kept"
+    assert "fidelity 0.25" in result.faces[0].reason and "fidelity 0.75" in result.faces[2].reason
 
 
 def test_grey_faces_stay_grey():
@@ -96,27 +98,48 @@ def test_readme_first_command_enhances_the_bundled_sample(tmp_path):
     report = json.loads((tmp_path / out_dir / "report.json").read_text())
     faces = report["inputs"][0]["faces"]
     assert len(faces) >= 20 and all(f["path"] == SUPER_RESOLVED for f in faces)
-    assert {f["model"] for f in faces} == {"facesr-edge-x4", "facesr-edge-x8"}
+    for face in faces:  # each face to the model measured to beat bicubic at its size
+        assert face["model"] == ("facesr-edge-x8" if face["size"] < 18 else "facesr-edge-x4"), face
     assert len(list((tmp_path / out_dir / "crops").glob("*.sr.png"))) == len(faces)
 
 
+@pytest.fixture(scope="session")
+def held_out_sets(nba_faces):
+    """The three held-out sets of the README's results: NBA's validation split, `ids` and the
+    `heldout` sources (other people, other photographers); fetched once, skipped if impossible."""
+    from keras_facesr import face_sources, sources
+
+    try:
+        sources.fetch_identities(echo=lambda m: None)
+        for name in face_sources.expand("heldout"):
+            face_sources.fetch_source(name, echo=lambda m: None, progress=False)
+    except sources.FetchError as e:
+        pytest.skip(f"cannot fetch the held-out faces: {e}")
+    return ["nba:val", "ids", "heldout"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("degradation", ["area", "bilinear"])
 @pytest.mark.parametrize("scale", [4, 8])
-def test_card_results_on_held_out_faces(scale, degradation, nba_faces, ported_encoder, tmp_path):
-    """The README/model-card rows, reproduced: SR beats bicubic's PSNR on the held-out NBA
-    faces and, at x8, the independent judge calls at most half as many a different person."""
+def test_floors_on_every_held_out_set(scale, held_out_sets, ported_encoder, monkeypatch):
+    """The issue's floors, with the shipped defaults (fidelity from the model's .keras.json):
+    on every held-out set the independent judge (dlib-resnet, never in a training loss) finds
+    the SR face at least as close to the person as bicubic's, at a higher PSNR; at x8 on `ids`
+    verification (ROC AUC) is at least bicubic's. Faces shrunk by area averaging."""
+    from keras_facesr.evaluate import evaluate
+    from keras_facesr.sources import resolve_data_dirs
+
     ported_encoder("dlib-resnet")
+    monkeypatch.setenv("KERAS_FACESR_MODELS", str(recognition.models_dir(USER_CACHE)))
     model = WEIGHTS_DIR / f"facesr_edge_x{scale}.keras"
-    out = tmp_path / "result.json"
-    r = run_cli("evaluate", "nba", "--split", "val", "--degradation", degradation, "--model",
-                str(model), "--json", str(out),
-                env={"KERAS_FACESR_MODELS": str(recognition.models_dir(USER_CACHE))})
-    assert r.returncode == 0, r.stderr[-2000:]
-    rows = json.loads(out.read_text())["methods"]
-    sr, bicubic = rows[f"facesr-edge-x{scale}"], rows["bicubic"]
-    print(f"x{scale} {degradation}: SR {sr}\nbicubic {bicubic}")
-    assert sr["psnr"] > bicubic["psnr"] and sr["ssim"] > bicubic["ssim"]
-    assert sr["id_cosine"] > bicubic["id_cosine"]
-    if scale == 8:
-        assert sr["different_person_rate"] <= bicubic["different_person_rate"] / 2
+    for spec in held_out_sets:
+        name, _, split = spec.partition(":")
+        result = evaluate(resolve_data_dirs(name), [model], scale, None, "area", "dlib-resnet",
+                          aligned=True, split=split or "all", echo=lambda m: None)
+        rows = result["methods"]
+        bicubic = rows["bicubic"]
+        (sr,) = [row for method, row in rows.items() if method.startswith("facesr-edge")]
+        print(f"x{scale} {spec}: SR {sr}\nbicubic {bicubic}")
+        assert sr["psnr"] > bicubic["psnr"], spec
+        assert sr["id_cosine"] >= bicubic["id_cosine"], spec
+        if scale == 8 and "roc_auc" in sr:
+            assert sr["roc_auc"] >= bicubic["roc_auc"], spec

@@ -125,3 +125,24 @@ def test_without_model_the_hr_and_bicubic_rows_and_auto_judge_refusal(lfw_tree, 
     assert proc.returncode == 1 and "no judge encoder is available" in proc.stderr
     proc = run_cli("evaluate", str(lfw_tree / "missing"), "--judge", "none")
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].endswith("no such file or folder")
+
+
+def test_fidelity_rows_several_folders_and_misframing(lfw_tree, celeba_tree, judge, generator):
+    """Several folders form one set; each --fidelity is a row (0 = bicubic exactly); --jitter
+    misframes the faces reproducibly."""
+    from keras_facesr.evaluate import evaluate
+
+    folders = [lfw_tree / "person_0", celeba_tree / "img_align_celeba"]
+    result = evaluate(folders, [generator], 4, 64, "area", str(judge), aligned=True,
+                      fidelity=(1.0, 0.5, 0.0), back_project=2, echo=lambda m: None)
+    assert result["faces"] == 3 + 12
+    rows = result["methods"]
+    assert {"tiny-x4 bp2", "tiny-x4 w=0.5 bp2", "tiny-x4 w=0 bp2"} <= set(rows)
+    plain = evaluate(folders, [generator], 4, 64, "area", str(judge), aligned=True,
+                     fidelity=(0.0,), echo=lambda m: None)["methods"]
+    assert plain["tiny-x4 w=0"]["psnr"] == pytest.approx(plain["bicubic"]["psnr"], abs=0.05)
+    shaken = [evaluate(folders[:1], [], 4, 64, "area", str(judge), aligned=True, jitter=0.1,
+                       echo=lambda m: None)["methods"]["bicubic"]["psnr"] for _ in range(2)]
+    still = evaluate(folders[:1], [], 4, 64, "area", str(judge), aligned=True,
+                     echo=lambda m: None)["methods"]["bicubic"]["psnr"]
+    assert shaken[0] == shaken[1] != still

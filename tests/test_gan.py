@@ -76,3 +76,24 @@ def test_identity_term_is_logged_when_an_encoder_is_given(tmp_path):
     logs = gan.train_step(_batch())
     assert float(logs["loss_id"]) >= 0 and float(logs["loss_content"]) >= 0
     assert "loss_id" in logs and weights.identity == 0.5
+
+
+@pytest.mark.parametrize("gan_type", ["ragan", "wgan-gp", "hinge"])
+def test_patch_discriminator_trains_with_every_loss(gan_type):
+    gan = build_gan(load_config(None, [f"loss.gan={gan_type}", "loss.identity=0", "loss.content=0",
+                                       "train.hr_size=32", "model.discriminator=patch",
+                                       "model.disc_filters=4", "model.blocks=1", "model.filters=8"]))
+    assert len(gan.discriminator.output.shape) == 4  # one logit per patch
+    d0 = [w.copy() for w in gan.discriminator.get_weights()]
+    logs = gan.train_step(_batch())
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(d0, gan.discriminator.get_weights(), strict=True))
+
+
+def test_encoder_none_turns_the_identity_terms_off_whatever_is_installed():
+    from keras_facesr.train import resolve_losses
+
+    encoder, content, weights, notes = resolve_losses(load_config(None, ["loss.encoder=none"]))
+    assert encoder is None and content is None
+    assert weights.identity == 0 and weights.content == 0 and weights.pixel == 1
+    assert any('loss.encoder = "none"' in n for n in notes)

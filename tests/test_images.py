@@ -97,3 +97,19 @@ def test_atomic_writes_get_ordinary_permissions(tmp_path):
     write_image(tmp_path / "x.png", np.zeros((4, 4, 3), np.uint8))
     assert (tmp_path / "x.png").stat().st_mode & 0o777 == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]  # no temporary file left
+
+
+def test_upscaled_output_over_the_limit_is_refused_from_the_header(tmp_path, monkeypatch):
+    """--upscale 8 on an image whose output would pass --max-pixels: one line, before decoding."""
+    import cv2
+
+    from keras_facesr import images
+    from keras_facesr.images import ImageReadError, read_picture
+
+    path = tmp_path / "wide.png"
+    cv2.imwrite(str(path), np.zeros((100, 150, 3), np.uint8))
+    monkeypatch.setattr(images.cv2, "imdecode", lambda *a: pytest.fail("pixels were decoded"))
+    with pytest.raises(ImageReadError, match=r"wide.png: the output at --upscale 8 would be 1200 x 800"):
+        read_picture(path, max_pixels=500_000, upscale=8)
+    monkeypatch.undo()
+    assert read_picture(path, max_pixels=500_000, upscale=4).pixels.shape == (100, 150, 3)

@@ -163,3 +163,22 @@ def test_vgg19_needs_a_local_weights_file(tmp_path):
     features = losses.VGGFeatures(path)
     out = features(tf.zeros((1, 32, 32, 3)))
     assert out[0].shape == (1, 2, 2, 512)
+
+
+def test_encoder_ensemble_averages_its_members(tmp_path, encoder_file):
+    from keras_facesr.encoders import EncoderEnsemble
+
+    other = tmp_path / "other.keras"
+    keras.utils.set_random_seed(1)
+    inp = keras.Input((24, 24, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="f")(inp)
+    keras.Model(inp, keras.layers.Dense(8)(keras.layers.GlobalAveragePooling2D()(x))).save(other)
+    ensemble = get_encoder(f"{encoder_file}+{other}")
+    assert isinstance(ensemble, EncoderEnsemble) and ensemble.name == "enc+other"
+    hr = tf.random.stateless_uniform((2, 48, 48, 3), (0, 1))
+    sr = tf.clip_by_value(hr + 0.2 * tf.random.stateless_normal(hr.shape, (3, 4)), 0, 1)
+    parts = [float(identity_loss(m, hr, sr)) for m in ensemble.members]
+    assert float(identity_loss(ensemble, hr, sr)) == pytest.approx(np.mean(parts), rel=1e-5)
+    assert len(ensemble.features(hr)) == 2
+    with pytest.raises(EncoderError, match="missing.keras"):
+        get_encoder(f"{encoder_file}+{tmp_path / 'missing.keras'}")

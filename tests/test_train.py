@@ -158,3 +158,23 @@ def test_xla_compiled_wgan_gp_run(image_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 2 and np.isfinite(summary["validation"]["psnr"])
+
+
+def test_init_starts_from_a_saved_generator_and_rejects_another_architecture(image_dir, tmp_path):
+    from keras_facesr.archs import build_generator
+
+    g = build_generator("edge", 4, 1, 8)
+    g.set_weights([np.full_like(w, 0.01) for w in g.get_weights()])
+    g.save(tmp_path / "start.keras")
+    out = tmp_path / "run"
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", "1",
+                "--set", "train.steps_per_epoch=1", "--set", f'train.init="{tmp_path / "start.keras"}"',
+                "--set", "train.g_lr=1e-9", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "generator initialised from" in r.stdout
+    trained = load_generator(out / "generator.keras").get_weights()
+    assert all(np.allclose(w, 0.01, atol=1e-4) for w in trained)
+    build_generator("edge", 4, 2, 8).save(tmp_path / "other.keras")
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(tmp_path / "run2"), "--steps", "1",
+                "--set", f'train.init="{tmp_path / "other.keras"}"', *TINY)
+    assert r.returncode == 1 and "architecture differs" in r.stderr

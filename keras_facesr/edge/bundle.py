@@ -12,7 +12,7 @@ import numpy as np
 from keras_facesr.edge.litert import EdgeError, TFLiteModel, gpu_delegate
 from keras_facesr.edge.mtcnn import TFLiteMTCNN
 from keras_facesr.enhance import FaceEnhancer
-from keras_facesr.sr import ModelInfo
+from keras_facesr.sr import ModelInfo, info_from_dict
 
 BUNDLE_FORMAT = "keras-facesr-bundle/1"
 QUANT_PREFERENCE = ("fp32", "fp16", "dynamic", "int8")
@@ -78,7 +78,7 @@ def load(
         raise EdgeError(f"{bundle}: no {quantize or ''} generator for {lr}x{lr} faces (has: {have})")
     chosen = min(square, key=lambda m: QUANT_PREFERENCE.index(m["quantize"]))
     delegate = gpu_delegate(use_gpu)
-    info = ModelInfo(f"{manifest['name']} ({chosen['quantize']})", manifest["scale"], lr)
+    info = info_from_dict(manifest, name=f"{manifest['name']} ({chosen['quantize']})", lr_size=lr)
     sr = TFLiteSR(bundle / chosen["file"], info, threads, delegate)
     det = manifest["detector"]
     detector = TFLiteMTCNN(bundle / det["pnet"], bundle / det["rnet"], bundle / det["onet"],

@@ -1,0 +1,72 @@
+"""The README's results tables: every held-out set, both scales, two judges, as Markdown.
+
+    python benchmarks/results_table.py [--runs runs/default-models] [--judges dlib-resnet faceres]
+
+Per scale, the bundled model at its shipped fidelity and at fidelity 1 (the raw generator),
+and the stage-2 candidates of ``scripts/train_default_models.sh`` when ``--runs`` holds them
+(``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the same with lambda_1 = 0), all
+against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
+pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
+marked with * on that model's row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_facesr.evaluate import evaluate  # noqa: E402
+from keras_facesr.sources import resolve_data_dirs  # noqa: E402
+from keras_facesr.sr import WEIGHTS_DIR, read_model_info  # noqa: E402
+
+SETS = ["nba:val", "ids", "heldout"]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=Path, default=Path("runs/default-models"))
+    p.add_argument("--judges", nargs="+", default=["dlib-resnet", "faceres"])
+    p.add_argument("--degradation", default="area")
+    args = p.parse_args()
+    for scale in (4, 8):
+        shipped = WEIGHTS_DIR / f"facesr_edge_x{scale}.keras"
+        models = [shipped] + [args.runs / f"x{scale}-{v}" / "generator.keras" for v in ("v2", "v2-pixel")
+                              if (args.runs / f"x{scale}-{v}" / "generator.keras").is_file()]
+        w = read_model_info(shipped).fidelity
+        trained = {m: {e for i in [read_model_info(m)] if i and i.identity_encoder
+                       for e in i.identity_encoder.split("+")} for m in models}
+        print(f"\n### x{scale} ({128 // scale} -> 128 px), degradation {args.degradation}\n")
+        head = "| set | method | PSNR | " + " | ".join(
+            f"{j}: cosine / different person / AUC" for j in args.judges) + " |"
+        print(head + "\n|" + "---|" * (3 + len(args.judges)))
+        for spec in SETS:
+            name, _, split = spec.partition(":")
+            cells: dict[str, list[str]] = {}
+            psnrs: dict[str, float] = {}
+            for judge in args.judges:
+                result = evaluate(resolve_data_dirs(name), models, scale, None, args.degradation, judge,
+                                  aligned=True, split=split or "all", fidelity=(1.0, w),
+                                  echo=lambda m: None)
+                for method, row in result["methods"].items():
+                    if method == "hr":
+                        continue
+                    names = {read_model_info(m).name: m for m in models}
+                    owner = max((n for n in names if method.startswith(n)), key=len, default=None)
+                    model = names.get(owner)
+                    star = "*" if model is not None and judge in trained[model] else ""
+                    diff = row.get("different_person_rate")
+                    auc = row.get("roc_auc")
+                    cells.setdefault(method, []).append(
+                        f"{row['id_cosine']:.4f}{star} / " + (f"{diff:.0%}" if diff is not None else "-")
+                        + (f" / {auc:.3f}" if auc is not None else ""))
+                    psnrs[method] = row["psnr"]
+                faces = result["faces"]
+            for method, judged in cells.items():
+                print(f"| {spec} ({faces}) | {method} | {psnrs[method]:.2f} | " + " | ".join(judged) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Fidelity blend, back-projection, and routing faces by the sizes a model was measured to win."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from test_enhance import _FixedDetector, _landmarks, _scene
+
+from keras_facesr.detect import Face
+from keras_facesr.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
+from keras_facesr.fidelity import back_project, blend, downscale_area, upscale_bicubic
+from keras_facesr.sr import ModelInfo, info_from_dict, read_model_info, write_model_info
+
+
+def _faces(seed=0):
+    rng = np.random.default_rng(seed)
+    lr = rng.random((3, 8, 8, 3)).astype(np.float32)
+    sr = rng.random((3, 32, 32, 3)).astype(np.float32)
+    return lr, sr
+
+
+def test_blend_runs_from_bicubic_to_the_model_face():
+    lr, sr = _faces()
+    np.testing.assert_array_equal(blend(lr, sr, 1.0), sr)
+    np.testing.assert_allclose(blend(lr, sr, 0.0), upscale_bicubic(lr, (32, 32)), atol=1e-6)
+    half = blend(lr, sr, 0.5)
+    expected = np.clip((upscale_bicubic(lr, (32, 32)) + sr) / 2, 0, 1)
+    np.testing.assert_allclose(half, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="fidelity"):
+        blend(lr, sr, 1.5)
+
+
+def test_back_projection_makes_the_sr_face_consistent_with_the_input():
+    lr, sr = _faces(1)
+    before = np.abs(downscale_area(sr, (8, 8)) - lr).mean()
+    after = np.abs(downscale_area(back_project(lr, sr, 10), (8, 8)) - lr).mean()
+    assert after < 0.3 * before
+    np.testing.assert_array_equal(back_project(lr, sr, 0), sr)
+
+
+def test_model_info_carries_measured_defaults(tmp_path):
+    path = tmp_path / "g.keras"
+    write_model_info(path, ModelInfo("g", 4, 32, fidelity=0.6, face_sizes=(20.0, 36.0)))
+    info = read_model_info(path)
+    assert info.fidelity == 0.6 and info.face_sizes == (20.0, 36.0)
+    for bad in ({"fidelity": 2}, {"face_sizes": [30, 20]}):
+        with pytest.raises(ValueError):
+            info_from_dict({"name": "g", "scale": 4, "lr_size": 32, **bad})
+    path.with_name("g.keras.json").write_text(json.dumps({"name": "g", "scale": 4, "lr_size": 32}))
+    assert read_model_info(path).fidelity == 1.0 and read_model_info(path).face_sizes is None
+
+
+class _Scaled:
+    """A fake x4 back-end whose output is the input enlarged (nearest) and brightened."""
+
+    fixed_input = False
+
+    def __init__(self, info):
+        self.info = info
+
+    def __call__(self, lr):
+        up = np.stack([cv2.resize(f, None, fx=4, fy=4, interpolation=cv2.INTER_NEAREST) for f in lr])
+        return np.clip(up + 0.2, 0, 1)
+
+
+def test_faces_outside_every_measured_range_are_kept_and_fidelity_applies():
+    frame = _scene(200, 300)
+    tiny = Face((40, 40, 12, 12), 0.99, _landmarks(50, 50, 14))
+    mid = Face((150, 50, 20, 20), 0.99, _landmarks(160, 60, 26))
+    model = _Scaled(ModelInfo("x4", 4, 32, fidelity=0.5, face_sizes=(20.0, 36.0)))
+    enhancer = FaceEnhancer([model], detector=_FixedDetector([tiny, mid]), keep_crops=True)
+    result = enhancer.enhance(frame)
+    assert [f.path for f in result.faces] == [KEPT, SUPER_RESOLVED]
+    assert "no model beats bicubic" in result.faces[0].reason and "x4 20-36 px" in result.faces[0].reason
+    assert "fidelity 0.5" in result.faces[1].reason
+    # the blend halves the fake model's +0.2 brightening (before colour matching)
+    plain = FaceEnhancer([model], detector=_FixedDetector([mid]), keep_crops=True, fidelity=1.0,
+                         colour_match=False).enhance(frame).faces[0].sr.astype(float)
+    half = FaceEnhancer([model], detector=_FixedDetector([mid]), keep_crops=True,
+                        colour_match=False).enhance(frame).faces[0].sr.astype(float)
+    lr = result.faces[1].lr.astype(np.float32)[None] / 255
+    bicubic = upscale_bicubic(lr, (128, 128))[0] * 255
+    assert np.abs(half - bicubic).mean() == pytest.approx(np.abs(plain - bicubic).mean() / 2, rel=0.1)
+    crop = np.full((14, 14, 3), 90, np.uint8)
+    aligned = enhancer.enhance(crop, aligned=True)
+    assert aligned.faces[0].path == KEPT and aligned.image.shape == (56, 56, 3)
+    with pytest.raises(ValueError, match="fidelity"):
+        FaceEnhancer([model], fidelity=-0.1)
+
+
+def test_bundle_manifest_carries_the_measured_defaults():
+    """`export` writes fidelity and face_sizes into the manifest; `edge` reads them back."""
+    manifest = {"format": "keras-facesr-bundle/1", "name": "facesr-edge-x8", "scale": 8, "lr_size": 16,
+                "fidelity": 0.25, "face_sizes": [0, 18], "models": []}
+    info = info_from_dict(manifest, name="facesr-edge-x8 (dynamic)")
+    assert (info.name, info.fidelity, info.face_sizes) == ("facesr-edge-x8 (dynamic)", 0.25, (0.0, 18.0))
+    manifest["face_sizes"] = None
+    assert info_from_dict(manifest).face_sizes is None
