@@ -354,7 +354,8 @@ def edge() -> None:
 @edge.command("run")
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--output", required=True, type=click.Path(path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path),
+              help="Folder for the enhanced images and videos (same names; never over an input).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a JSON report.")
 @click.option("--quantize", type=click.Choice(["fp32", "fp16", "dynamic", "int8"]),
               help="Which exported generator (default: the most precise).")
@@ -366,7 +367,7 @@ def edge() -> None:
                    "bicubic [default: each model's measured default, in its .keras.json].")
 @click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
               help="Back-projection steps: correct each SR face until shrinking it gives the input.")
-@click.option("--save-crops", is_flag=True)
+@click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
 @click.option("--min-confidence", default=0.9, show_default=True)
 @click.option("--min-face", default=12, show_default=True)

@@ -143,7 +143,8 @@ def expand(name: str) -> list[str]:
         return [s.name for s in PHOTO_SOURCES.values() if s.split == GROUPS[name]]
     if name in PHOTO_SOURCES:
         return [name]
-    raise FetchError(f"unknown photo source {name!r} (known: {', '.join([*GROUPS, *PHOTO_SOURCES])})")
+    raise FetchError(f"unknown data source {name!r} (known: nba, ids, "
+                     f"{', '.join([*GROUPS, *PHOTO_SOURCES])}; `keras-facesr data list`)")
 
 
 def faces_dir(name: str, root: Path | None = None) -> Path:

@@ -146,7 +146,7 @@ def parse_data_specs(specs: tuple[str, ...] | list[str]) -> list[DataSource]:
 
 
 
-def _is_grey(rgb: np.ndarray) -> bool:
+def _is_flat_grey(rgb: np.ndarray) -> bool:
     return int(np.ptp(rgb.astype(np.int16), axis=2).max()) <= 8
 
 
@@ -252,7 +252,8 @@ def align_folder(
             continue
         found = detector.detect(rgb)
         if not found:
-            failed[rel] = "grey placeholder" if _is_grey(rgb) else "no face found"
+            failed[rel] = (f"no face of at least {min_face} px found"
+                           + (" (a flat grey image: a placeholder?)" if _is_flat_grey(rgb) else ""))
             continue
         face = found[0]
         native = native_size(face.landmarks)

@@ -3,6 +3,7 @@
 # ablations on the NBA faces' training split, exactly as shipped; see keras_facesr/weights/MODEL_CARD.md.
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
+#   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -12,7 +13,8 @@
 # stream and steps: with the SFace identity loss (the shipped model) and without (lambda_1 = 0).
 # The GAN term is off (lambda_0 = 0) in both: on 2 CPU cores the SRGAN discriminator would
 # cost 5x the step time. Both variants of a scale share the pre-training, the data stream and
-# the second-phase learning rate. Needs `keras-facesr data fetch nba` and `keras-facesr models fetch sface`.
+# the second-phase learning rate. Needs `keras-facesr data fetch nba` and `keras-facesr models fetch sface`
+# (stage 2 also `data fetch faces` and `models fetch faceres`).
 set -euo pipefail
 RUNS=${1:-runs/default-models}
 PRE=${PRE_STEPS:-1500}
@@ -44,7 +46,8 @@ train_scale() {
 # (val PSNR 29.9 -> 28.7 dB) and, before the identity loss judged clipped images, x8 diverged.
 # x8 with lambda_1 = 0.1 ended below bicubic's val PSNR (22.03 vs 22.34 dB) as SFace's loss kept
 # falling (the generator pleasing SFace); 0.03 keeps it above (23.50 dB).
-# Stage 2 (the shipped models since 0.2): the stage-1 identity model fine-tuned on every face
+# Stage 2 (candidates, NOT shipped: both lost to stage 1 on every held-out set; model card): the
+# stage-1 identity model fine-tuned on every face
 # the registries have (NBA + `data fetch faces`, those oversampled x2; `heldout` sources never
 # seen), with real-camera degradations (blur incl. motion, noise, JPEG) and framing jitter /
 # grey / gamma / contrast, an identity-loss ensemble (SFace + faceres) and the light patch

@@ -71,7 +71,7 @@ def test_registry_groups_and_names():
     for source in face_sources.PHOTO_SOURCES.values():
         assert len(source.package.sha256) == 64 and source.licence and source.members
         assert source.package.client in ("pip", "npm", "apt")
-    with pytest.raises(FetchError, match="unknown photo source"):
+    with pytest.raises(FetchError, match="unknown data source 'celeba' .known: nba, ids, faces"):
         face_sources.expand("celeba")
     with pytest.raises(ValueError, match="already taken"):
         face_sources.register_source(face_sources.PHOTO_SOURCES["jspsych"])
