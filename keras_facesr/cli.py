@@ -36,6 +36,17 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
+def _refine_options(command):
+    """``--fidelity`` and ``--back-project``, shared by `enhance` and `edge run`."""
+    command = click.option(
+        "--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
+        help="Back-projection steps: correct each SR face until shrinking it gives the input.")(command)
+    return click.option(
+        "--fidelity", type=click.FloatRange(0, 1),
+        help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
+             "bicubic [default: each model's measured default, in its .keras.json].")(command)
+
+
 @click.group()
 @click.version_option(__version__, prog_name="keras-facesr")
 def main() -> None:
@@ -109,11 +120,7 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
                    "[default: 1.125 x the largest model input, 36 px with the bundled models].")
 @click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
               help="Output frames this many times larger (bicubic), SR faces pasted at that size.")
-@click.option("--fidelity", type=click.FloatRange(0, 1),
-              help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
-                   "bicubic [default: each model's measured default, in its .keras.json].")
-@click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
-              help="Back-projection steps: correct each SR face until shrinking it gives the input.")
+@_refine_options
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True,
               help="Inputs are already aligned face crops: super-resolve each whole.")
@@ -362,11 +369,7 @@ def edge() -> None:
 @click.option("--threshold", type=float, help="Keep faces at least this many pixels.")
 @click.option("--upscale", type=click.FloatRange(1, 8), default=1.0, show_default=True,
               help="Output frames this many times larger, SR faces pasted at that size.")
-@click.option("--fidelity", type=click.FloatRange(0, 1),
-              help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
-                   "bicubic [default: each model's measured default, in its .keras.json].")
-@click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
-              help="Back-projection steps: correct each SR face until shrinking it gives the input.")
+@_refine_options
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
 @click.option("--min-confidence", default=0.9, show_default=True)
