@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from keras_facesr import __version__
+from keras_facesr.config import GENERATORS, RESIZE_METHODS
 
 
 def _quiet_tensorflow() -> None:
@@ -65,7 +66,7 @@ def main() -> None:
               help="Override one config value, e.g. --set loss.gan=hinge (repeatable).")
 @click.option("--steps", type=int, help="Shortcut for --set train.steps=N.")
 @click.option("--batch-size", type=int, help="Shortcut for --set train.batch_size=N.")
-@click.option("--generator", type=click.Choice(["edge", "srresnet"]), help="model.generator")
+@click.option("--generator", type=click.Choice(GENERATORS), help="model.generator")
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), help="model.scale")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 def fit(data_specs, config_file, output, overrides, steps, batch_size, generator, scale, resume):
@@ -167,7 +168,7 @@ def _summarise(result: dict) -> None:
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), help="Default: the model's, else 4.")
 @click.option("--hr-size", type=int, help="HR face side in px. Default: the model's, else 128.")
 @click.option("--degradation", "resize", default="bilinear", show_default=True,
-              type=click.Choice(["bilinear", "bicubic", "area", "nearest"]), help="Downscaling method.")
+              type=click.Choice(RESIZE_METHODS), help="Downscaling method.")
 @click.option("--judge", default="auto", show_default=True,
               help="Identity encoder for id_cosine/verification; auto = one the models were NOT "
                    "trained with; 'none' to skip.")

@@ -51,3 +51,25 @@ def test_round_trip_through_toml(tmp_path):
     f.write_text(cfg.to_toml())
     assert load_config(f).to_dict() == cfg.to_dict()
     assert Config().check().to_dict() == load_config().to_dict()
+
+
+def test_every_choice_the_cli_offers_is_one_the_code_accepts():
+    """`evaluate --degradation` once offered "nearest", which the degradations lack."""
+    import click
+
+    from keras_facesr.archs.discriminator import DISCRIMINATORS
+    from keras_facesr.archs.generator import build_generator
+    from keras_facesr.cli import main
+    from keras_facesr.config import DISCRIMINATORS as CONFIG_DISCRIMINATORS
+    from keras_facesr.degrade import RESIZE, Degradation
+
+    evaluate = main.commands["evaluate"]
+    (degradation,) = [p for p in evaluate.params if p.name == "resize"]
+    assert isinstance(degradation.type, click.Choice)
+    for method in degradation.type.choices:
+        assert method in RESIZE
+        Degradation(4, resize=[method])
+    (generator,) = [p for p in main.commands["fit"].params if p.name == "generator"]
+    for name in generator.type.choices:
+        build_generator(name, 4, 1, 8)
+    assert set(CONFIG_DISCRIMINATORS) == set(DISCRIMINATORS)
