@@ -3,8 +3,10 @@
     python benchmarks/results_table.py [--runs runs/default-models] [--judges dlib-resnet faceres]
 
 Per scale, the bundled model at its shipped fidelity and at fidelity 1 (the raw generator),
-and the stage-2 candidates of ``scripts/train_default_models.sh`` when ``--runs`` holds them
-(``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the same with lambda_1 = 0), all
+and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds them
+(``x{4,8}-identity``: stage 1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the
+same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
+degradations), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -23,6 +25,7 @@ from keras_facesr.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.sr import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
+VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean")  # runs of scripts/train_default_models.sh
 
 
 def main() -> None:
@@ -33,8 +36,9 @@ def main() -> None:
     args = p.parse_args()
     for scale in (4, 8):
         shipped = WEIGHTS_DIR / f"facesr_edge_x{scale}.keras"
-        models = [shipped] + [args.runs / f"x{scale}-{v}" / "generator.keras" for v in ("v2", "v2-pixel")
-                              if (args.runs / f"x{scale}-{v}" / "generator.keras").is_file()]
+        candidates = [args.runs / f"x{scale}-{v}" / "generator.keras" for v in VARIANTS]
+        models = [shipped] + [c for c in candidates  # a run identical to the shipped file: skipped
+                              if c.is_file() and c.read_bytes() != shipped.read_bytes()]
         w = read_model_info(shipped).fidelity
         trained = {m: {e for i in [read_model_info(m)] if i and i.identity_encoder
                        for e in i.identity_encoder.split("+")} for m in models}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Trains the bundled default models (x4: 32->128, x8: 16->128) and their no-identity-loss
-# ablations on the NBA faces' training split, exactly as shipped; see keras_facesr/weights/MODEL_CARD.md.
+# Trains the bundled default models (x8: 16->128 from stage 1; x4: 32->128 from stage 2's "clean"
+# variant, fine-tuned from stage 1), their ablations and the stage-2 candidates, exactly as
+# recorded in keras_facesr/weights/MODEL_CARD.md.
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
@@ -46,8 +47,8 @@ train_scale() {
 # (val PSNR 29.9 -> 28.7 dB) and, before the identity loss judged clipped images, x8 diverged.
 # x8 with lambda_1 = 0.1 ended below bicubic's val PSNR (22.03 vs 22.34 dB) as SFace's loss kept
 # falling (the generator pleasing SFace); 0.03 keeps it above (23.50 dB).
-# Stage 2 (candidates, NOT shipped: both lost to stage 1 on every held-out set; model card): the
-# stage-1 identity model fine-tuned on every face
+# Stage 2 (candidates: these two lost to stage 1 on every held-out set; the "clean" variant
+# below ships as facesr-edge-x4; model card): the stage-1 identity model fine-tuned on every face
 # the registries have (NBA + `data fetch faces`, those oversampled x2; `heldout` sources never
 # seen), with real-camera degradations (blur incl. motion, noise, JPEG) and framing jitter /
 # grey / gamma / contrast, an identity-loss ensemble (SFace + faceres) and the light patch
@@ -76,6 +77,23 @@ stage2_scale() {
     fi
   done
 }
+# Stage 2, "clean" variant: the same fine-tuning without the camera-noise degradations and
+# without the identity term (both cost generalisation above), framing/colour augmentation and
+# the patch GAN kept.
+clean=(--data nba --data faces:2 --batch-size 16 --generator edge --set train.hr_size=128
+       --set train.steps_per_epoch=100 --set train.g_lr=1e-4 --set train.d_lr=1e-4
+       --set model.discriminator='"patch"' --set loss.gan='"ragan"' --set loss.adversarial=1e-3
+       --set loss.identity=0 --set loss.content=0 --set loss.encoder=none --set train.tensorboard=false
+       --set train.samples=4 --set degrade.resize='["area", "bilinear"]' --set degrade.antialias=false
+       --set degrade.jitter=0.08 --set degrade.grey=0.15 --set degrade.gamma=0.3 --set degrade.contrast=0.2)
+clean_scale() {
+  local scale=$1 init=$2 out="$RUNS/x$1-v2-clean"
+  if [ -f "$out/config.toml" ]; then
+    [ -f "$out/generator.keras" ] || keras-facesr fit "${clean[@]:0:4}" --output "$out" --resume --steps "$STAGE2"
+  else
+    keras-facesr fit "${clean[@]}" --scale "$scale" --output "$out" --steps "$STAGE2" --set train.init="\"$init\""
+  fi
+}
 if [ -z "${STAGE2_ONLY:-}" ]; then
   train_scale 8 0.03 1e-4 &
   train_scale 4 0.1 1e-4 &
@@ -83,4 +101,7 @@ if [ -z "${STAGE2_ONLY:-}" ]; then
 fi
 stage2_scale 8 0.03 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" &
 stage2_scale 4 0.1 "${INIT_X4:-$RUNS/x4-identity/generator.keras}" &
+wait
+clean_scale 8 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" &
+clean_scale 4 "${INIT_X4:-$RUNS/x4-identity/generator.keras}" &
 wait
