@@ -185,14 +185,16 @@ def pair_dataset(
     ``files`` may be several lists (data sources); in training each image of source k is then
     drawn ``weights[k]`` times as often as with weight 1 (default 1: every image alike).
     """
-    groups = [g for g in files if g] if files and isinstance(files[0], list) else [files]
+    groups = list(files) if files and isinstance(files[0], list) else [files]
+    weights = list(weights) if weights else [1.0] * len(groups)
+    weighted = [(g, w) for g, w in zip(groups, weights, strict=True) if g]  # empty sources drop out
     if training:
         parts = [decoded_dataset(g).shuffle(min(shuffle_buffer, len(g)), seed=seed + k).repeat()
-                 for k, g in enumerate(groups)]
+                 for k, (g, _) in enumerate(weighted)]
         if len(parts) == 1:
             ds = parts[0]
         else:
-            w = [len(g) * (weights[k] if weights else 1.0) for k, g in enumerate(groups)]
+            w = [len(g) * weight for g, weight in weighted]
             ds = tf.data.Dataset.sample_from_datasets(parts, [x / sum(w) for x in w], seed=seed)
     else:
         ds = decoded_dataset([f for g in groups for f in g])

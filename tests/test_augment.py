@@ -70,6 +70,9 @@ def test_sources_are_mixed_by_weight(tmp_path):
     ds = pair_dataset(groups, Degradation(4), 32, 16, weights=[1.0, 3.0], seed=5)
     white = np.concatenate([hr.numpy().mean(axis=(1, 2, 3)) > 0.5 for _, hr in ds.take(20)])
     assert 0.68 < white.mean() < 0.82
+    with_empty = pair_dataset([[], *groups], Degradation(4), 32, 16, weights=[5.0, 1.0, 3.0], seed=5)
+    white = np.concatenate([hr.numpy().mean(axis=(1, 2, 3)) > 0.5 for _, hr in with_empty.take(20)])
+    assert 0.68 < white.mean() < 0.82  # a source with no training image drops out with its weight
     even = pair_dataset(groups, Degradation(4), 32, 16, seed=5)
     white = np.concatenate([hr.numpy().mean(axis=(1, 2, 3)) > 0.5 for _, hr in even.take(20)])
     assert 0.4 < white.mean() < 0.6
