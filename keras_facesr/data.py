@@ -206,7 +206,7 @@ def pair_dataset(
         hr = crop_hr(image, hr_size, crop, seeds[0] if training else None)
         if training and flip:
             hr = tf.image.stateless_random_flip_left_right(hr, seeds[1])
-        if training and augmentation is not None and augmentation.active:
+        if training and augmentation is not None:
             hr = augmentation(hr, tf.random.experimental.stateless_fold_in(seeds[1], 1))
         lr = degradation(hr, seeds[2])
         side = hr_size // degradation.scale

