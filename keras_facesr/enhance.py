@@ -43,9 +43,12 @@ class FaceResult:
     model: str | None = None
     lr: np.ndarray | None = None  # aligned crop fed to the model (RGB uint8), if kept
     sr: np.ndarray | None = None  # the model's output crop (RGB uint8), if kept
+    track_id: int | None = None  # video: the tracked face's id, the same from frame to frame
 
     def to_json(self) -> dict:
+        track = {} if self.track_id is None else {"track": self.track_id}
         return {
+            **track,
             "box": [int(v) for v in self.box],
             "confidence": round(self.confidence, 4),
             "landmarks": np.round(self.landmarks, 1).tolist(),
@@ -165,11 +168,14 @@ class FaceEnhancer:
         """One image (array in RGB order, path, or Picture); see :meth:`enhance_batch`."""
         return self.enhance_batch([image], aligned)[0]
 
-    def enhance_batch(self, images: Sequence, aligned: bool = False) -> list[EnhanceResult]:
+    def enhance_batch(self, images: Sequence, aligned: bool = False,
+                      faces: Sequence[list[Face]] | None = None) -> list[EnhanceResult]:
         """Enhance several images, their faces batched through the generators.
 
         With ``aligned`` every image is itself a face crop: it is super-resolved whole
-        (no detection, no threshold) and the result is ``scale`` times larger."""
+        (no detection, no threshold) and the result is ``scale`` times larger. ``faces``: the
+        faces of each image when already found (e.g. by :class:`keras_facesr.track.FaceTracker`),
+        else they are detected here."""
         pictures = [self._picture(im) for im in images]
         if aligned:
             return self._enhance_crops(pictures)
@@ -177,11 +183,14 @@ class FaceEnhancer:
         jobs: dict[int, list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
         for i, (pic, res) in enumerate(zip(pictures, results, strict=True)):
             rgb = pic.rgb
+            if faces is None:
+                t0 = time.perf_counter()
+                found = self.detector.detect(rgb) if min(rgb.shape[:2]) >= 12 else []
+                res.timings_ms["detect"] += _ms(t0)
+            else:
+                found = faces[i]
             t0 = time.perf_counter()
-            faces = self.detector.detect(rgb) if min(rgb.shape[:2]) >= 12 else []
-            res.timings_ms["detect"] += _ms(t0)
-            t0 = time.perf_counter()
-            for face in faces:
+            for face in found:
                 result, job = self._plan(rgb, face)
                 res.faces.append(result)
                 if job is not None:
@@ -211,7 +220,8 @@ class FaceEnhancer:
     def _plan(self, rgb: np.ndarray, face: Face):
         """The FaceResult for a detected face, and its SR job (model index, crop, matrix)."""
         size = native_size(face.landmarks)
-        common = dict(box=face.box, confidence=face.confidence, landmarks=face.landmarks, size=size)
+        common = dict(box=face.box, confidence=face.confidence, landmarks=face.landmarks, size=size,
+                      track_id=face.track_id)
         if size >= self.threshold:
             result = FaceResult(**common, path=KEPT,
                                 reason=f"face is {size:.0f} px >= threshold {self.threshold:.0f} px")

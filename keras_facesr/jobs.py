@@ -26,7 +26,15 @@ from keras_facesr.images import (
     write_bytes_atomic,
     write_image,
 )
-from keras_facesr.video import VIDEO_EXTENSIONS, AtomicVideoWriter, VideoReader, VideoReadError
+from keras_facesr.track import KEY_INTERVAL, FaceTracker
+from keras_facesr.video import (
+    VIDEO_EXTENSIONS,
+    AtomicVideoWriter,
+    BackgroundWriter,
+    VideoReader,
+    VideoReadError,
+    read_ahead,
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +101,12 @@ def run(
     batch_size: int = 8,
     progress: bool = True,
     on_error: Callable[[str], None] | None = None,
+    key_interval: int = KEY_INTERVAL,
 ) -> dict:
-    """Enhance every input into ``output``; returns the report (also written to ``report``)."""
+    """Enhance every input into ``output``; returns the report (also written to ``report``).
+
+    ``batch_size`` images or video frames go through the models together; in a video, faces
+    are found by full detection every ``key_interval`` frames and tracked in between."""
     output = Path(output)
     on_error = on_error or (lambda msg: click.echo(f"error: {msg}", err=True))
     started = time.perf_counter()
@@ -113,7 +125,8 @@ def run(
                 entries += _run_images(enhancer, chunk, output, save_crops, aligned, on_error)
                 bar.update(len(chunk))
         for task in videos:
-            entries.append(_run_video(enhancer, task, output, save_crops, progress, on_error))
+            entries.append(_run_video(enhancer, task, output, save_crops, progress, on_error,
+                                      batch_size, key_interval))
     finally:
         result = {
             "models": [m.info.describe() for m in enhancer.models],
@@ -189,7 +202,9 @@ def _write_crops(folder: Path, stem: str, result: EnhanceResult) -> None:
 
 
 def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: bool,
-               on_error) -> dict:
+               on_error, batch_size: int = 8, key_interval: int = KEY_INTERVAL) -> dict:
+    """One video: frames decoded ahead and encoded behind in threads, faces tracked
+    (:class:`FaceTracker`) and super-resolved ``batch_size`` frames at a time."""
     entry = {"input": str(task.source), "kind": "video"}
     target = output / task.rel
     try:
@@ -201,33 +216,44 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
     except VideoReadError as e:
         on_error(str(e))
         return {**entry, "status": "error", "error": str(e)}
+    tracker = FaceTracker(enhancer.detector, key_interval, reader.fps)
     totals = dict.fromkeys(STAGES, 0.0)
-    frames, counts = [], {KEPT: 0, SUPER_RESOLVED: 0}
+    frames, counts, tracks = [], {KEPT: 0, SUPER_RESOLVED: 0}, set()
     batch: list[np.ndarray] = []
+    found: list[list] = []
+    done = [0]  # frames through the models so far
 
     def flush() -> None:
-        start = writer.frames
-        for k, res in enumerate(enhancer.enhance_batch(batch)):
-            writer.write(res.image)
+        start = done[0]
+        done[0] += len(batch)
+        for k, res in enumerate(enhancer.enhance_batch(batch, faces=found)):
+            encoder.write(res.image)
             for stage, ms in res.timings_ms.items():
                 totals[stage] += ms
             for face in res.faces:
                 counts[face.path] += 1
+                tracks.add(face.track_id)
             if res.faces:
                 frames.append({"frame": start + k, "faces": [f.to_json() for f in res.faces]})
                 if save_crops:
                     _write_crops(output / "crops" / task.rel.parent / task.rel.stem,
                                  f"frame{start + k:06d}", res)
+        bar.update(len(batch))
         batch.clear()
+        found.clear()
 
-    with writer, _bar(progress, reader.frame_count or 1, task.source.name) as bar:
-        for frame in reader:
+    with writer, BackgroundWriter(writer) as encoder, \
+            _bar(progress, reader.frame_count or 1, task.source.name) as bar:
+        for frame in read_ahead(reader):
+            t0 = time.perf_counter()
+            found.append(tracker.update(frame))
+            totals["detect"] += (time.perf_counter() - t0) * 1000
             batch.append(frame)
-            if len(batch) == 8:
+            if len(batch) == batch_size:
                 flush()
-                bar.update(8)
         if batch:
             flush()
+        encoder.close()
         if writer.frames:
             writer.commit()
         else:
@@ -237,6 +263,7 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
         "output": str(target) if writer.frames else None, "status": "ok", "fps": reader.fps,
         "width": reader.width, "height": reader.height, "frames": writer.frames, "faces_kept": counts[KEPT],
         "faces_super_resolved": counts[SUPER_RESOLVED],
+        "tracks": len(tracks), "key_frames": tracker.key_frames, "key_interval": key_interval,
         "ms_per_frame": {k: round(v / n, 2) for k, v in totals.items()},
         "frames_with_faces": frames,
     })

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -108,3 +110,86 @@ class AtomicVideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.discard()
+
+
+_END = object()
+
+
+def read_ahead(frames: Iterable[np.ndarray], depth: int = 16) -> Iterator[np.ndarray]:
+    """``frames``, decoded by a thread up to ``depth`` frames ahead of the consumer (decoding
+    overlaps the work on earlier frames). An error while decoding is raised here, in order."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class BackgroundWriter:
+    """Frames handed to ``write`` are encoded into ``writer`` by a thread, in order (encoding
+    overlaps the work on later frames). ``close`` waits for the last one; an encoding error is
+    raised by the next ``write`` or by ``close``."""
+
+    def __init__(self, writer: AtomicVideoWriter, depth: int = 16):
+        self._writer = writer
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="write-behind", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            frame = self._q.get()
+            if frame is _END:
+                return
+            if self._error is None:
+                try:
+                    self._writer.write(frame)
+                except BaseException as e:
+                    self._error = e
+
+    def write(self, rgb: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._q.put(rgb)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._q.put(_END)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._thread.is_alive():
+            self._q.put(_END)
+            self._thread.join()
