@@ -1,12 +1,14 @@
 """Milliseconds per frame of ``keras-facesr enhance`` on a 640x360 video with 3 small faces,
-split into detection / alignment / SR / paste-back.
+split into detection (with tracking) / alignment / SR / paste-back.
 
-    python benchmarks/enhance_video.py [--frames 60] [--model FILE.keras ...]
+    python benchmarks/enhance_video.py [--frames 100] [--model FILE.keras ...] [--key-interval N]
+    python benchmarks/enhance_video.py --bundle DIR [--quantize dynamic]   # the edge runtime
 
 The video is composed from the public-domain photos bundled in the package (the NASA astronaut
 portrait shrunk so its face is ~30 px, two faces of the half-size Solvay photo, ~25 px),
 drifting a few pixels per frame, and run through the same code as the CLI (``jobs.run``) with
-its defaults. Without ``--model``: the bundled models.
+its defaults. Without ``--model``: the bundled models. With ``--bundle``: the on-device runtime
+(LiteRT, 2 threads, CPU) on an exported bundle, as ``keras-facesr edge run``.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ def compose_frames(n: int) -> list[np.ndarray]:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--frames", type=int, default=100)
     p.add_argument("--model", type=Path, action="append", help="Default: the bundled models.")
+    p.add_argument("--bundle", type=Path, help="Run the edge runtime on this exported bundle.")
+    p.add_argument("--quantize", default="dynamic", help="With --bundle: which generator file.")
+    p.add_argument("--key-interval", type=int, default=jobs.KEY_INTERVAL)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -59,16 +64,23 @@ def main() -> None:
         for f in frames:
             writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
         writer.release()
-        enhancer = FaceEnhancer(args.model)
+        if args.bundle:
+            from keras_facesr import edge
+
+            enhancer = edge.load(args.bundle, args.quantize, threads=2, use_gpu=False)
+        else:
+            enhancer = FaceEnhancer(args.model)
         enhancer.enhance(frames[0])  # warm-up: loads MTCNN, traces the generator
         t0 = time.perf_counter()
-        report = jobs.run(enhancer, [video], tmp / "out", progress=False)
+        report = jobs.run(enhancer, [video], tmp / "out", progress=False,
+                          key_interval=args.key_interval)
         wall = (time.perf_counter() - t0) * 1000 / args.frames
     entry = report["inputs"][0]
     per_face = (entry["faces_super_resolved"] + entry["faces_kept"]) / entry["frames"]
     print(f"640x360 video, {entry['frames']} frames, {per_face:.1f} faces per frame "
           f"({entry['faces_super_resolved']} super-resolved, {entry['faces_kept']} kept), "
-          f"models {', '.join(report['models'])}")
+          f"models {', '.join(report['models'])}; {'edge runtime' if args.bundle else 'TensorFlow'}, "
+          f"key frames {entry['key_frames']} (every {args.key_interval}), tracks {entry['tracks']}")
     print(json.dumps({"ms_per_frame": entry["ms_per_frame"], "wall_ms_per_frame": round(wall, 1)}))
     stages = entry["ms_per_frame"]
     print("| detection | alignment | SR | paste-back | total (wall, incl. decode/encode) |")

@@ -10,6 +10,7 @@ import click
 
 from keras_facesr import __version__
 from keras_facesr.config import GENERATORS, RESIZE_METHODS
+from keras_facesr.track import KEY_INTERVAL
 
 
 def _quiet_tensorflow() -> None:
@@ -46,6 +47,17 @@ def _refine_options(command):
         "--fidelity", type=click.FloatRange(0, 1),
         help="Blend of each SR face with its bicubic enlargement: 1 = the model's face, 0 = "
              "bicubic [default: each model's measured default, in its .keras.json].")(command)
+
+
+def _video_options(command):
+    """``--key-interval`` and ``--batch-size``, shared by `enhance` and `edge run`."""
+    command = click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256),
+                           help="Images or video frames per batch through the models.")(command)
+    return click.option(
+        "--key-interval", default=KEY_INTERVAL, show_default=True, type=click.IntRange(1, 10_000),
+        help="Video: full MTCNN detection every N frames (and on scene cuts and lost faces); "
+             "in between each face is tracked by MTCNN's O-Net alone. 1 = detect on every frame.",
+    )(command)
 
 
 @click.group()
@@ -127,12 +139,12 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
               help="Inputs are already aligned face crops: super-resolve each whole.")
 @click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
 @click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
-@click.option("--batch-size", default=8, show_default=True, help="Images or frames per batch.")
+@_video_options
 @click.option("--max-pixels", default=100_000_000, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
-            aligned, min_confidence, min_face, batch_size, max_pixels, quiet):
+            aligned, min_confidence, min_face, key_interval, batch_size, max_pixels, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr import jobs
@@ -145,7 +157,7 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
-                      progress=not quiet)
+                      progress=not quiet, key_interval=key_interval)
     _summarise(result)
 
 
@@ -373,14 +385,16 @@ def edge() -> None:
 @_refine_options
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
-@click.option("--min-confidence", default=0.9, show_default=True)
-@click.option("--min-face", default=12, show_default=True)
+@click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
+@click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
+@_video_options
 @click.option("--threads", default=2, show_default=True)
 @click.option("--cpu", is_flag=True, help="Do not try the GPU delegate.")
 @click.option("--max-pixels", default=100_000_000, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project,
-             save_crops, aligned, min_confidence, min_face, threads, cpu, max_pixels, quiet):
+             save_crops, aligned, min_confidence, min_face, key_interval, batch_size, threads, cpu,
+             max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
     from keras_facesr import edge as runtime
     from keras_facesr import jobs
@@ -392,7 +406,8 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
         _fail(str(e))
     enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
     enhancer.fidelity, enhancer.back_project = fidelity, back_project
-    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, progress=not quiet)
+    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
+                      progress=not quiet, key_interval=key_interval)
     _summarise(result)
 
 

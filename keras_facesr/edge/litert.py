@@ -85,8 +85,9 @@ class TFLiteModel:
 
     def __call__(self, x: np.ndarray) -> list[np.ndarray]:
         x = np.ascontiguousarray(x, np.float32)
-        if x.shape != self._shape:
-            if tuple(self._input["shape"]) != x.shape:
+        if x.shape != self._shape:  # resized to what it was given last, not what it was made with
+            current = self._shape or tuple(self._input["shape"])
+            if current != x.shape:
                 self._interp.resize_tensor_input(self._input["index"], list(x.shape), strict=False)
             self._interp.allocate_tensors()
             self._shape = x.shape
