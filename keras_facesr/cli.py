@@ -50,7 +50,11 @@ def _refine_options(command):
 
 
 def _video_options(command):
-    """``--key-interval`` and ``--batch-size``, shared by `enhance` and `edge run`."""
+    """``--key-interval``, ``--max-fps`` and ``--batch-size``, shared by `enhance` and `edge run`."""
+    command = click.option(
+        "--max-fps", type=click.FloatRange(0.1, 1000),
+        help="Live sources (a camera index such as 0, an rtsp:// or http:// URL): process at most "
+             "this many frames a second; frames that come sooner, or while busy, are dropped.")(command)
     command = click.option("--batch-size", default=8, show_default=True, type=click.IntRange(1, 256),
                            help="Images or video frames per batch through the models.")(command)
     return click.option(
@@ -121,7 +125,7 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
 
 
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--output", required=True, type=click.Path(path_type=Path),
               help="Output folder (inputs are never overwritten).")
 @click.option("--report", type=click.Path(path_type=Path),
@@ -144,10 +148,9 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
-            aligned, min_confidence, min_face, key_interval, batch_size, max_pixels, quiet):
+            aligned, min_confidence, min_face, key_interval, max_fps, batch_size, max_pixels, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
-    from keras_facesr import jobs
     from keras_facesr.enhance import FaceEnhancer
 
     try:
@@ -156,9 +159,21 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
                                 fidelity=fidelity, back_project=back_project)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
-    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
-                      progress=not quiet, key_interval=key_interval)
+    result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
+                       progress=not quiet, key_interval=key_interval, max_fps=max_fps)
     _summarise(result)
+
+
+def _run_jobs(enhancer, *args, **kwargs) -> dict:
+    """``jobs.run``; Ctrl-C stops it cleanly (the video in hand is closed and kept, the report
+    written) and exits with status 130."""
+    from keras_facesr import jobs
+
+    try:
+        return jobs.run(enhancer, *args, **kwargs)
+    except KeyboardInterrupt:
+        click.echo("interrupted: outputs so far are complete and kept", err=True)
+        sys.exit(130)
 
 
 def _summarise(result: dict) -> None:
@@ -328,7 +343,7 @@ def _size(value: str) -> tuple[int, int]:
 
 
 @main.command("export")
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("models", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="Bundle folder.")
 @click.option("--saved-model/--no-saved-model", default=True, show_default=True,
               help="Write TensorFlow SavedModels (model.export).")
@@ -342,11 +357,15 @@ def _size(value: str) -> tuple[int, int]:
               help="Face images for int8 calibration and parity (default: faces in the bundled photos).")
 @click.option("--require-gpu-compatible", is_flag=True,
               help="Fail when an op would fall back from the GPU delegate to the CPU.")
-def export_cmd(model, output, saved_model, tflite, quantizations, sizes, representative_data,
+def export_cmd(models, output, saved_model, tflite, quantizations, sizes, representative_data,
                require_gpu_compatible):
-    """Export a generator (and MTCNN) to SavedModel / TFLite: a bundle for `edge run`."""
+    """Export generators (and MTCNN) to SavedModel / TFLite: a bundle for `edge run`.
+
+    One MODEL: a bundle of it. Several, or none (the bundled x4 and x8 models): one bundle
+    holding each, and `edge run` sends each face to a model by its size as `enhance` does."""
     _quiet_tensorflow()
     from keras_facesr import export as ex
+    from keras_facesr.sr import bundled_models
 
     quants = []
     for q in quantizations:
@@ -357,13 +376,28 @@ def export_cmd(model, output, saved_model, tflite, quantizations, sizes, represe
         parsed = [_size(v) for v in sizes] or None
     except click.BadParameter as e:
         _fail(str(e.message))
+    models = list(models) or bundled_models()
+    if len(models) > 1 and parsed:
+        _fail("--input-size applies to one MODEL; several are exported at their own face sizes")
+    if not tflite and not saved_model:
+        _fail("nothing to export: --no-tflite and --no-saved-model together")
     try:
-        manifest = ex.export(model, output, parsed, tuple(quants), saved_model, tflite,
-                             representative_data, require_gpu_compatible, echo=click.echo)
+        if len(models) == 1:
+            manifest = ex.export(models[0], output, parsed, tuple(quants), saved_model, tflite,
+                                 representative_data, require_gpu_compatible, echo=click.echo)
+            what = f"{len(manifest['models'])} generator files"
+        else:
+            manifest = ex.export_many(models, output, tuple(quants), saved_model, tflite,
+                                      representative_data, require_gpu_compatible, echo=click.echo)
+            what = f"generators {', '.join(manifest['generators'])}"
     except (ex.ExportError, FileNotFoundError) as e:
         _fail(str(e))
-    click.echo(f"bundle: {output} ({len(manifest['models'])} generator files + MTCNN); "
-               f"run it with `keras-facesr edge run {output} INPUT... --output DIR`")
+    if tflite:
+        click.echo(f"bundle: {output} ({what} + MTCNN); "
+                   f"run it with `keras-facesr edge run {output} INPUT... --output DIR`")
+    else:
+        click.echo(f"SavedModels in {output} ({what}); no TFLite files, so no bundle for "
+                   "`edge run` (export without --no-tflite for one)")
 
 
 @main.group()
@@ -373,7 +407,7 @@ def edge() -> None:
 
 @edge.command("run")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True)
 @click.option("--output", required=True, type=click.Path(path_type=Path),
               help="Folder for the enhanced images and videos (same names; never over an input).")
 @click.option("--report", type=click.Path(path_type=Path), help="Write a JSON report.")
@@ -393,11 +427,10 @@ def edge() -> None:
 @click.option("--max-pixels", default=100_000_000, show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project,
-             save_crops, aligned, min_confidence, min_face, key_interval, batch_size, threads, cpu,
-             max_pixels, quiet):
+             save_crops, aligned, min_confidence, min_face, key_interval, max_fps, batch_size, threads,
+             cpu, max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
     from keras_facesr import edge as runtime
-    from keras_facesr import jobs
 
     try:
         enhancer = runtime.load(bundle, quantize, threshold, min_confidence, min_face, threads,
@@ -406,8 +439,8 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
         _fail(str(e))
     enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
     enhancer.fidelity, enhancer.back_project = fidelity, back_project
-    result = jobs.run(enhancer, inputs, output, report, save_crops, aligned, batch_size,
-                      progress=not quiet, key_interval=key_interval)
+    result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
+                       progress=not quiet, key_interval=key_interval, max_fps=max_fps)
     _summarise(result)
 
 

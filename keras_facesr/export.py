@@ -10,6 +10,10 @@ The bundle folder is all the on-device runtime (``keras_facesr.edge``) needs::
 
     manifest.json   generator files, sizes, quantisation, parity, GPU compatibility
     generator_32x32_fp32.tflite (+ .gpu.txt)   ...   mtcnn_pnet.tflite  mtcnn_rnet.tflite  mtcnn_onet.tflite
+
+Several generators (``export_many``; ``keras-facesr export`` with no MODEL exports the bundled
+x4 and x8 together): one such folder per generator, without MTCNN, under the bundle, and a
+manifest naming them.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 # PSNR(TFLite, Keras) floors on real faces, dB. fp32 is the issue's bar; the others are set
 # below what `keras-facesr export` measured on the bundled models (see README, "Deploying").
 PARITY_FLOOR_DB = {"fp32": 45.0, "fp16": 40.0, "dynamic": 32.0, "int8": 26.0}
-BUNDLE_FORMAT = "keras-facesr-bundle/1"
+BUNDLE_FORMAT = "keras-facesr-bundle/1"  # one generator (+ MTCNN)
+MULTI_BUNDLE_FORMAT = "keras-facesr-bundle/2"  # several generators, each in a sub-folder, + MTCNN
 
 
 class ExportError(RuntimeError):
@@ -287,6 +292,45 @@ def export(
                     "gpu_summary": summary,
                 })
     if tflite and include_mtcnn:
+        echo("MTCNN P/R/O-Nets:")
+        manifest["detector"] = export_mtcnn(output, echo)
+    write_bytes_atomic(output / "manifest.json", json.dumps(manifest, indent=2).encode())
+    if failures:
+        raise ExportError("; ".join(failures))
+    return manifest
+
+
+def export_many(
+    model_paths: list[Path],
+    output: Path,
+    quantizations: tuple[str, ...] = ("fp32",),
+    saved_model: bool = True,
+    tflite: bool = True,
+    representative_data: Path | None = None,
+    require_gpu_compatible: bool = False,
+    echo: Callable[[str], None] = print,
+) -> dict:
+    """Several generators in one bundle: each exported (as :func:`export`, at its own face size)
+    into a sub-folder named after it, MTCNN once beside them, and a manifest listing them; the
+    on-device runtime routes each face to a generator by size exactly as ``enhance`` does."""
+    from keras_facesr.sr import read_model_info
+
+    output.mkdir(parents=True, exist_ok=True)
+    names, failures = [], []
+    for path in model_paths:
+        info = read_model_info(path) if Path(path).is_file() else None
+        name = info.name if info else Path(path).stem
+        if name in names:
+            raise ExportError(f"{path}: a second generator named {name!r} in one bundle")
+        names.append(name)
+        echo(f"{name}:")
+        try:
+            export(path, output / name, None, quantizations, saved_model, tflite, representative_data,
+                   require_gpu_compatible, include_mtcnn=False, echo=echo)
+        except ExportError as e:
+            failures.append(str(e))
+    manifest = {"format": MULTI_BUNDLE_FORMAT, "generators": names, "detector": {}}
+    if tflite:
         echo("MTCNN P/R/O-Nets:")
         manifest["detector"] = export_mtcnn(output, echo)
     write_bytes_atomic(output / "manifest.json", json.dumps(manifest, indent=2).encode())

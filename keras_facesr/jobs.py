@@ -31,8 +31,11 @@ from keras_facesr.video import (
     VIDEO_EXTENSIONS,
     AtomicVideoWriter,
     BackgroundWriter,
+    Dropped,
     VideoReader,
     VideoReadError,
+    is_live,
+    live_name,
     read_ahead,
 )
 
@@ -41,7 +44,8 @@ from keras_facesr.video import (
 class Task:
     source: Path
     rel: Path  # the output's path relative to the output folder
-    kind: str  # "image" or "video"
+    kind: str  # "image", "video" or "live" (a camera index or stream URL, in ``url``)
+    url: str | None = None
 
 
 def plan(inputs: Iterable[str | Path], output: Path, aligned: bool = False
@@ -51,10 +55,17 @@ def plan(inputs: Iterable[str | Path], output: Path, aligned: bool = False
     A single folder's layout is kept under ``output``; with several inputs each folder gets a
     sub-folder of its own name. Outputs that would land on an input or on another output are
     refused."""
-    inputs = [Path(p) for p in inputs]
+    inputs = list(inputs)
     tasks, errors = [], []
     known = IMAGE_EXTENSIONS if aligned else IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
     for src in inputs:
+        if isinstance(src, str) and is_live(src) and not Path(src).exists():
+            if aligned:
+                errors.append((Path(live_name(src)), f"{src}: --aligned takes face crops, not live video"))
+            else:
+                tasks.append(Task(Path(live_name(src)), Path(live_name(src)), "live", src))
+            continue
+        src = Path(src)
         if src.is_dir():
             found = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in known)
             if not found:
@@ -71,7 +82,7 @@ def plan(inputs: Iterable[str | Path], output: Path, aligned: bool = False
                                f"{', '.join(IMAGE_EXTENSIONS)}; videos: {', '.join(VIDEO_EXTENSIONS)})"))
         else:
             errors.append((src, f"{src}: no such file or folder"))
-    sources = {t.source.resolve() for t in tasks}
+    sources = {t.source.resolve() for t in tasks if t.url is None}
     seen: dict[Path, Path] = {}
     kept = []
     for t in tasks:
@@ -102,11 +113,15 @@ def run(
     progress: bool = True,
     on_error: Callable[[str], None] | None = None,
     key_interval: int = KEY_INTERVAL,
+    max_fps: float | None = None,
 ) -> dict:
     """Enhance every input into ``output``; returns the report (also written to ``report``).
 
     ``batch_size`` images or video frames go through the models together; in a video, faces
-    are found by full detection every ``key_interval`` frames and tracked in between."""
+    are found by full detection every ``key_interval`` frames and tracked in between. Live
+    sources (camera indices, stream URLs) run until they end or Ctrl-C, at most ``max_fps``
+    frames a second, dropping frames rather than falling behind. On Ctrl-C the video in hand is
+    closed and kept (it plays), the report is written, and KeyboardInterrupt goes on up."""
     output = Path(output)
     on_error = on_error or (lambda msg: click.echo(f"error: {msg}", err=True))
     started = time.perf_counter()
@@ -117,7 +132,7 @@ def run(
         entries.append({"input": str(src), "status": "error", "error": msg})
     enhancer.keep_crops = save_crops
     images = [t for t in tasks if t.kind == "image"]
-    videos = [t for t in tasks if t.kind == "video"]
+    videos = [t for t in tasks if t.kind in ("video", "live")]
     try:
         with _bar(progress and len(images) > 1, len(images), "images") as bar:
             for i in range(0, len(images), batch_size):
@@ -126,7 +141,9 @@ def run(
                 bar.update(len(chunk))
         for task in videos:
             entries.append(_run_video(enhancer, task, output, save_crops, progress, on_error,
-                                      batch_size, key_interval))
+                                      batch_size, key_interval, max_fps))
+            if entries[-1].get("status") == "interrupted":
+                raise KeyboardInterrupt
     finally:
         result = {
             "models": [m.info.describe() for m in enhancer.models],
@@ -202,17 +219,20 @@ def _write_crops(folder: Path, stem: str, result: EnhanceResult) -> None:
 
 
 def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: bool,
-               on_error, batch_size: int = 8, key_interval: int = KEY_INTERVAL) -> dict:
+               on_error, batch_size: int = 8, key_interval: int = KEY_INTERVAL,
+               max_fps: float | None = None) -> dict:
     """One video: frames decoded ahead and encoded behind in threads, faces tracked
     (:class:`FaceTracker`) and super-resolved ``batch_size`` frames at a time."""
-    entry = {"input": str(task.source), "kind": "video"}
+    live = task.kind == "live"
+    entry = {"input": task.url or str(task.source), "kind": task.kind}
     target = output / task.rel
     try:
-        reader = VideoReader(task.source)
+        reader = VideoReader(task.url or task.source)
         check_output_size(task.source, reader.width, reader.height, enhancer.upscale,
                           enhancer.max_pixels, VideoReadError)
         size = (round(reader.width * enhancer.upscale), round(reader.height * enhancer.upscale))
-        writer = AtomicVideoWriter(target, reader.fps, size)
+        fps = min(reader.fps, max_fps) if live and max_fps else reader.fps
+        writer = AtomicVideoWriter(target, fps, size)
     except VideoReadError as e:
         on_error(str(e))
         return {**entry, "status": "error", "error": str(e)}
@@ -242,15 +262,21 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
         batch.clear()
         found.clear()
 
+    dropped, interrupted = Dropped(), False
     with writer, BackgroundWriter(writer) as encoder, \
-            _bar(progress, reader.frame_count or 1, task.source.name) as bar:
-        for frame in read_ahead(reader):
-            t0 = time.perf_counter()
-            found.append(tracker.update(frame))
-            totals["detect"] += (time.perf_counter() - t0) * 1000
-            batch.append(frame)
-            if len(batch) == batch_size:
-                flush()
+            _bar(progress and not live, reader.frame_count or 1, task.source.name) as bar:
+        try:
+            for frame in read_ahead(reader, live=live, max_fps=max_fps if live else None,
+                                    dropped=dropped):
+                t0 = time.perf_counter()
+                found.append(tracker.update(frame))
+                totals["detect"] += (time.perf_counter() - t0) * 1000
+                batch.append(frame)
+                if len(batch) == (1 if live else batch_size):
+                    flush()
+        except KeyboardInterrupt:  # stop cleanly: what was read is enhanced, written and kept
+            interrupted = True
+        reader.close()
         if batch:
             flush()
         encoder.close()
@@ -264,10 +290,16 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
         "width": reader.width, "height": reader.height, "frames": writer.frames, "faces_kept": counts[KEPT],
         "faces_super_resolved": counts[SUPER_RESOLVED],
         "tracks": len(tracks), "key_frames": tracker.key_frames, "key_interval": key_interval,
+        **({"frames_dropped": dropped.count} if live else {}),
         "ms_per_frame": {k: round(v / n, 2) for k, v in totals.items()},
         "frames_with_faces": frames,
     })
-    problem = reader.problem()
+    if interrupted:
+        on_error(f"{entry['input']}: interrupted after {writer.frames} frames; "
+                 f"{'the frames so far are in ' + str(target) if writer.frames else 'nothing written'}")
+        entry.update(status="interrupted")
+        return entry
+    problem = None if live and writer.frames else reader.problem()
     if problem:
         on_error(problem)
         entry.update(status="error", error=problem)

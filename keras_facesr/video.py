@@ -6,6 +6,7 @@ import os
 import queue
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -19,27 +20,54 @@ FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv"
           ".webm": "VP80"}
 
 
+LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
 class VideoReadError(ValueError):
     """A video cannot be opened or decoded; the message starts with the file name."""
 
 
+def is_live(source: str | Path) -> bool:
+    """A camera index ("0") or a stream URL (RTSP, HTTP, ...), not a file."""
+    text = str(source)
+    return text.isdigit() or text.lower().startswith(LIVE_SCHEMES)
+
+
+def live_name(source: str) -> str:
+    """The output file name for a live source: camera0.mp4, or the stream path's last part."""
+    if source.isdigit():
+        return f"camera{source}.mp4"
+    stem = Path(source.split("://", 1)[1].split("?", 1)[0].rstrip("/")).stem
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem) or "stream"
+    return f"{stem}.mp4"
+
+
 class VideoReader:
     """Iterate a video's frames as RGB uint8. After iterating, ``complete`` says whether every
-    frame the container announces was decoded (a broken or truncated video stops early)."""
+    frame the container announces was decoded (a broken or truncated video stops early).
+
+    A live source (:func:`is_live`: a camera index or a stream URL, any that OpenCV's capture
+    opens) has no end and no frame count: it is read until it stops or the caller stops."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        if not self.path.is_file():
+        self.live = is_live(path)
+        self.path = Path(path) if not self.live else path
+        if self.live:
+            self._cap = cv2.VideoCapture(int(path) if str(path).isdigit() else str(path))
+            if not self._cap.isOpened():
+                raise VideoReadError(f"{path}: cannot open the live source")
+        elif not self.path.is_file():
             raise VideoReadError(f"{self.path}: no such file")
-        if self.path.stat().st_size == 0:
+        elif self.path.stat().st_size == 0:
             raise VideoReadError(f"{self.path}: empty file")
-        self._cap = cv2.VideoCapture(str(self.path))
+        else:
+            self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
             raise VideoReadError(f"{self.path}: not a readable video (corrupt or unsupported codec)")
         self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 25.0
         self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self.frame_count = max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+        self.frame_count = 0 if self.live else max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
         self.frames_read = 0
         if self.width <= 0 or self.height <= 0:
             self.close()
@@ -115,26 +143,55 @@ class AtomicVideoWriter:
 _END = object()
 
 
-def read_ahead(frames: Iterable[np.ndarray], depth: int = 16) -> Iterator[np.ndarray]:
+class Dropped:
+    """How many frames a live source delivered that were not processed."""
+
+    count = 0
+
+
+def read_ahead(frames: Iterable[np.ndarray], depth: int = 16, live: bool = False,
+               max_fps: float | None = None, dropped: Dropped | None = None) -> Iterator[np.ndarray]:
     """``frames``, decoded by a thread up to ``depth`` frames ahead of the consumer (decoding
-    overlaps the work on earlier frames). An error while decoding is raised here, in order."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
+    overlaps the work on earlier frames). An error while decoding is raised here, in order.
+
+    ``live``: the source does not wait for us, so only the newest frame is kept and older ones
+    are dropped rather than fallen behind on; ``max_fps`` drops frames that arrive sooner than
+    1 / max_fps after the last one kept. Drops are counted in ``dropped``."""
+    q: queue.Queue = queue.Queue(maxsize=1 if live else depth)
     stop = threading.Event()
+    dropped = dropped if dropped is not None else Dropped()
+
+    def put(item) -> bool:
+        """Hand ``item`` over unless the consumer has stopped; False when it has."""
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
+        last = -float("inf")
         try:
             for frame in frames:
-                while not stop.is_set():
-                    try:
-                        q.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
+                if max_fps:
+                    now = time.monotonic()
+                    if now - last < 1.0 / max_fps:
+                        dropped.count += 1
                         continue
-                if stop.is_set():
+                    last = now
+                if live:
+                    try:  # replace the unprocessed frame with this newer one
+                        q.get_nowait()
+                        dropped.count += 1
+                    except queue.Empty:
+                        pass
+                if not put(frame):
                     return
-            q.put(_END)
+            put(_END)
         except BaseException as e:  # handed to the consumer
-            q.put(e)
+            put(e)
 
     thread = threading.Thread(target=produce, name="read-ahead", daemon=True)
     thread.start()

@@ -171,3 +171,38 @@ def test_benchmark_reports_every_variant(trained, bundle):
     own = run_cli("benchmark", str(trained), "--repeats", "2")  # exports its own, generator-only
     assert own.returncode == 0, own.stderr
     assert len([line for line in own.stdout.splitlines() if line.startswith("| ")]) == len(rows) + 1
+
+
+@pytest.mark.slow
+def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_path):
+    """`export` with no MODEL bundles x4 and x8 together; `edge run` sends each face to the
+    same model as `enhance` does (by measured face size)."""
+    import cv2
+
+    from keras_facesr.enhance import FaceEnhancer
+    from keras_facesr.images import write_image
+
+    out = tmp_path / "bundle"
+    proc = run_cli("export", "--output", str(out), "--no-saved-model", "--quantize", "dynamic")
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == ex.MULTI_BUNDLE_FORMAT
+    assert sorted(manifest["generators"]) == ["facesr-edge-x4", "facesr-edge-x8"]
+    photo = read_picture(SAMPLES / "solvay_1927_small.jpg").pixels
+    small = cv2.resize(photo, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)  # faces 13-25 px
+    write_image(tmp_path / "in" / "small.png", small)
+    proc = subprocess.run(
+        [sys.executable, "-c", BLOCK_TF, "edge", "run", str(out), str(tmp_path / "in" / "small.png"),
+         "--output", str(tmp_path / "out"), "--report", str(tmp_path / "r.json"), "--quiet", "--cpu"],
+        capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    edge_faces = json.loads((tmp_path / "r.json").read_text())["inputs"][0]["faces"]
+    reference = FaceEnhancer().enhance(small).faces
+    assert len(edge_faces) == len(reference) >= 20
+    used = set()
+    for face in edge_faces:
+        ref = min(reference, key=lambda f: abs(f.box[0] - face["box"][0]) + abs(f.box[1] - face["box"][1]))
+        edge_model = face["model"].split(" (")[0] if face["model"] else None
+        assert edge_model == ref.model, (face, ref)
+        used.add(edge_model)
+    assert {"facesr-edge-x4", "facesr-edge-x8"} <= used

@@ -14,7 +14,8 @@ from keras_facesr.edge.mtcnn import TFLiteMTCNN
 from keras_facesr.enhance import FaceEnhancer
 from keras_facesr.sr import ModelInfo, info_from_dict
 
-BUNDLE_FORMAT = "keras-facesr-bundle/1"
+BUNDLE_FORMAT = "keras-facesr-bundle/1"  # one generator (+ MTCNN)
+MULTI_BUNDLE_FORMAT = "keras-facesr-bundle/2"  # several generators, each in a sub-folder, + MTCNN
 QUANT_PREFERENCE = ("fp32", "fp16", "dynamic", "int8")
 
 
@@ -48,11 +49,35 @@ def read_manifest(bundle: str | Path, need_detector: bool = True) -> dict:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise EdgeError(f"{path}: not valid JSON ({e})") from None
+    if manifest.get("format") == MULTI_BUNDLE_FORMAT:
+        names = manifest.get("generators")
+        if not isinstance(names, list) or not names or (need_detector and not manifest.get("detector")):
+            raise EdgeError(f"{path}: the bundle has no generator or no MTCNN files")
+        for name in names:
+            if not isinstance(name, str) or Path(name).name != name or name.startswith("."):
+                raise EdgeError(f"{path}: bad generator folder name {name!r}")
+        return manifest
     if manifest.get("format") != BUNDLE_FORMAT:
-        raise EdgeError(f"{path}: format {manifest.get('format')!r}, this runtime reads {BUNDLE_FORMAT}")
+        raise EdgeError(f"{path}: format {manifest.get('format')!r}, this runtime reads "
+                        f"{BUNDLE_FORMAT} and {MULTI_BUNDLE_FORMAT}")
     if not manifest.get("models") or (need_detector and not manifest.get("detector")):
         raise EdgeError(f"{path}: the bundle has no generator or no MTCNN files")
     return manifest
+
+
+def _generator(folder: Path, manifest: dict, quantize: str | None, threads: int, delegate) -> TFLiteSR:
+    """The generator of a one-generator manifest: ``quantize``, default the most precise one
+    exported at the model's face size."""
+    lr = manifest["lr_size"]
+    square = [m for m in manifest["models"] if m["input_size"] == [lr, lr]]
+    if quantize:
+        square = [m for m in square if m["quantize"] == quantize]
+    if not square:
+        have = ", ".join(f"{m['file']}" for m in manifest["models"])
+        raise EdgeError(f"{folder}: no {quantize or ''} generator for {lr}x{lr} faces (has: {have})")
+    chosen = min(square, key=lambda m: QUANT_PREFERENCE.index(m["quantize"]))
+    info = info_from_dict(manifest, name=f"{manifest['name']} ({chosen['quantize']})", lr_size=lr)
+    return TFLiteSR(folder / chosen["file"], info, threads, delegate)
 
 
 def load(
@@ -65,23 +90,19 @@ def load(
     use_gpu: bool = True,
     upscale: float = 1.0,
 ) -> FaceEnhancer:
-    """The pipeline of ``bundle``: its generator (``quantize``, default the most precise one
-    exported at the model's face size) and its MTCNN; GPU delegate when available."""
+    """The pipeline of ``bundle``: its generators (``quantize``, default the most precise one
+    exported at each model's face size) and its MTCNN; GPU delegate when available. Faces go to
+    the generators by size as in ``enhance``."""
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
-    lr = manifest["lr_size"]
-    square = [m for m in manifest["models"] if m["input_size"] == [lr, lr]]
-    if quantize:
-        square = [m for m in square if m["quantize"] == quantize]
-    if not square:
-        have = ", ".join(f"{m['file']}" for m in manifest["models"])
-        raise EdgeError(f"{bundle}: no {quantize or ''} generator for {lr}x{lr} faces (has: {have})")
-    chosen = min(square, key=lambda m: QUANT_PREFERENCE.index(m["quantize"]))
     delegate = gpu_delegate(use_gpu)
-    info = info_from_dict(manifest, name=f"{manifest['name']} ({chosen['quantize']})", lr_size=lr)
-    sr = TFLiteSR(bundle / chosen["file"], info, threads, delegate)
+    if manifest["format"] == MULTI_BUNDLE_FORMAT:
+        generators = [_generator(bundle / name, read_manifest(bundle / name, need_detector=False),
+                                 quantize, threads, delegate) for name in manifest["generators"]]
+    else:
+        generators = [_generator(bundle, manifest, quantize, threads, delegate)]
     det = manifest["detector"]
     detector = TFLiteMTCNN(bundle / det["pnet"], bundle / det["rnet"], bundle / det["onet"],
                            min_confidence, min_face, threads, delegate)
-    return FaceEnhancer([sr], threshold, detector=detector, min_confidence=min_confidence,
+    return FaceEnhancer(generators, threshold, detector=detector, min_confidence=min_confidence,
                         min_face=min_face, upscale=upscale)
