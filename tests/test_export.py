@@ -176,7 +176,7 @@ def test_benchmark_reports_every_variant(trained, bundle):
 @pytest.mark.slow
 def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_path):
     """`export` with no MODEL bundles x4 and x8 together; `edge run` sends each face to the
-    same model as `enhance` does (by measured face size)."""
+    same model as `enhance` does (by measured face size), in photos and aligned crops."""
     import cv2
 
     from keras_facesr.enhance import FaceEnhancer
@@ -188,21 +188,36 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["format"] == ex.MULTI_BUNDLE_FORMAT
     assert sorted(manifest["generators"]) == ["facesr-edge-x4", "facesr-edge-x8"]
-    photo = read_picture(SAMPLES / "solvay_1927_small.jpg").pixels
-    small = cv2.resize(photo, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)  # faces 13-25 px
-    write_image(tmp_path / "in" / "small.png", small)
-    proc = subprocess.run(
-        [sys.executable, "-c", BLOCK_TF, "edge", "run", str(out), str(tmp_path / "in" / "small.png"),
-         "--output", str(tmp_path / "out"), "--report", str(tmp_path / "r.json"), "--quiet", "--cpu"],
-        capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    edge_faces = json.loads((tmp_path / "r.json").read_text())["inputs"][0]["faces"]
-    reference = FaceEnhancer().enhance(small).faces
-    assert len(edge_faces) == len(reference) >= 20
-    used = set()
-    for face in edge_faces:
+
+    def edge_run(*args: str) -> list[dict]:
+        proc = subprocess.run(
+            [sys.executable, "-c", BLOCK_TF, "edge", "run", str(out), *args, "--output",
+             str(tmp_path / "out"), "--report", str(tmp_path / "r.json"), "--quiet", "--cpu"],
+            capture_output=True, text=True, cwd=REPO, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads((tmp_path / "r.json").read_text())["inputs"]
+
+    def base(name: str | None) -> str | None:
+        return name.split(" (")[0] if name else None  # "facesr-edge-x4 (dynamic)"
+
+    enhancer = FaceEnhancer()
+    # a photo: MTCNN finds faces of 22 px and up (native), which the x4 model takes
+    faces = edge_run(str(SAMPLES / "solvay_1927_small.jpg"))[0]["faces"]
+    reference = enhancer.enhance(read_picture(SAMPLES / "solvay_1927_small.jpg")).faces
+    assert len(faces) == len(reference) >= 25
+    for face in faces:
         ref = min(reference, key=lambda f: abs(f.box[0] - face["box"][0]) + abs(f.box[1] - face["box"][1]))
-        edge_model = face["model"].split(" (")[0] if face["model"] else None
-        assert edge_model == ref.model, (face, ref)
-        used.add(edge_model)
-    assert {"facesr-edge-x4", "facesr-edge-x8"} <= used
+        assert base(face["model"]) == ref.model
+    # aligned crops: 16 px goes to x8, 28 px to x4, in both pipelines
+    crops = read_picture(SAMPLES / "astronaut.jpg").pixels[20:260, 150:390]
+    for side in (16, 28):
+        write_image(tmp_path / "crops" / f"{side}.png",
+                    cv2.resize(crops, (side, side), interpolation=cv2.INTER_AREA))
+    entries = edge_run(str(tmp_path / "crops"), "--aligned")
+    used = set()
+    for entry in entries:
+        crop = read_picture(entry["input"])
+        ref = enhancer.enhance(crop, aligned=True).faces[0]
+        assert base(entry["faces"][0]["model"]) == ref.model
+        used.add(ref.model)
+    assert used == {"facesr-edge-x4", "facesr-edge-x8"}
