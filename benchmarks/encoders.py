@@ -18,10 +18,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from keras_facesr import sources  # noqa: E402
-from keras_facesr.encoders import get_encoder  # noqa: E402
+from keras_facesr.data import sources  # noqa: E402
 from keras_facesr.evaluate import read_lfw, roc_auc, tar_at_far  # noqa: E402
 from keras_facesr.images import read_image  # noqa: E402
+from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
 
 def compiled(encoder):

@@ -25,9 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_facesr import jobs  # noqa: E402
-from keras_facesr.enhance import FaceEnhancer  # noqa: E402
 from keras_facesr.images import read_picture  # noqa: E402
+from keras_facesr.pipeline import jobs  # noqa: E402
+from keras_facesr.pipeline.enhance import FaceEnhancer  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
 

@@ -24,13 +24,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_facesr import gan  # noqa: E402
-from keras_facesr.data import split_files  # noqa: E402
-from keras_facesr.encoders import get_encoder  # noqa: E402
-from keras_facesr.fidelity import refine  # noqa: E402
+from keras_facesr.data.pipeline import split_files  # noqa: E402
+from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
-from keras_facesr.sources import resolve_data_dirs  # noqa: E402
-from keras_facesr.sr import KerasSR, bundled_models  # noqa: E402
+from keras_facesr.models import gan  # noqa: E402
+from keras_facesr.pipeline.fidelity import refine  # noqa: E402
+from keras_facesr.pipeline.sr import KerasSR, bundled_models  # noqa: E402
+from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
 
 def resize_all(faces: np.ndarray, side: int) -> np.ndarray:

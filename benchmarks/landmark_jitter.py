@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_facesr.align import native_size, similarity_transform  # noqa: E402
-from keras_facesr.detect import FaceDetector  # noqa: E402
+from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
-from keras_facesr.sources import resolve_data_dirs  # noqa: E402
+from keras_facesr.pipeline.align import native_size, similarity_transform  # noqa: E402
+from keras_facesr.pipeline.detect import FaceDetector  # noqa: E402
 from keras_facesr.templates import CANONICAL_TEMPLATE  # noqa: E402
 
 

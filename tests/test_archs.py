@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_facesr.archs import build_discriminator, build_generator, load_generator
+from keras_facesr.models.archs import build_discriminator, build_generator, load_generator
 
 # Layers whose TFLite ops (CONV_2D, PRELU, ADD, MUL/ADD from batch norm, DEPTH_TO_SPACE,
 # RESIZE_BILINEAR) the TFLite GPU delegate runs.

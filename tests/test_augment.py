@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_facesr.augment import Augmentation, similarity_warp
-from keras_facesr.data import find_split, pair_dataset
-from keras_facesr.degrade import Degradation, motion_kernel
+from keras_facesr.data.augment import Augmentation, similarity_warp
+from keras_facesr.data.degrade import Degradation, motion_kernel
+from keras_facesr.data.pipeline import find_split, pair_dataset
 
 
 def _image(seed=0, size=64):

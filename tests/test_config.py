@@ -57,11 +57,11 @@ def test_every_choice_the_cli_offers_is_one_the_code_accepts():
     """`evaluate --degradation` once offered "nearest", which the degradations lack."""
     import click
 
-    from keras_facesr.archs.discriminator import DISCRIMINATORS
-    from keras_facesr.archs.generator import build_generator
     from keras_facesr.cli import main
     from keras_facesr.config import DISCRIMINATORS as CONFIG_DISCRIMINATORS
-    from keras_facesr.degrade import RESIZE, Degradation
+    from keras_facesr.data.degrade import RESIZE, Degradation
+    from keras_facesr.models.archs.discriminator import DISCRIMINATORS
+    from keras_facesr.models.archs.generator import build_generator
 
     evaluate = main.commands["evaluate"]
     (degradation,) = [p for p in evaluate.params if p.name == "resize"]

@@ -2,8 +2,8 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_facesr.data import DataError, find_split, pair_dataset, precheck
-from keras_facesr.degrade import Degradation
+from keras_facesr.data.degrade import Degradation
+from keras_facesr.data.pipeline import DataError, find_split, pair_dataset, precheck
 from keras_facesr.images import read_image
 
 

@@ -14,11 +14,11 @@ import pytest
 from conftest import REPO, USER_CACHE, run_cli
 
 from keras_facesr import recognition
-from keras_facesr.detect import Face
-from keras_facesr.enhance import SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.images import read_picture
-from keras_facesr.paste import match_colour
-from keras_facesr.sr import WEIGHTS_DIR, bundled_models, read_model_info
+from keras_facesr.pipeline.detect import Face
+from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer
+from keras_facesr.pipeline.paste import match_colour
+from keras_facesr.pipeline.sr import WEIGHTS_DIR, bundled_models, read_model_info
 from keras_facesr.templates import CANONICAL_TEMPLATE
 
 CARD = WEIGHTS_DIR / "MODEL_CARD.md"
@@ -107,7 +107,7 @@ def test_readme_first_command_enhances_the_bundled_sample(tmp_path):
 def held_out_sets(nba_faces):
     """The three held-out sets of the README's results: NBA's validation split, `ids` and the
     `heldout` sources (other people, other photographers); fetched once, skipped if impossible."""
-    from keras_facesr import face_sources, sources
+    from keras_facesr.data import face_sources, sources
 
     try:
         sources.fetch_identities(echo=lambda m: None)
@@ -127,8 +127,8 @@ def test_floors_on_every_held_out_set(scale, degradation, held_out_sets, ported_
     the SR face at least as close to the person as bicubic's, at a higher PSNR; at x8 on `ids`
     verification (ROC AUC) is at least bicubic's. Faces shrunk by area averaging and by aliased
     bilinear resizing."""
+    from keras_facesr.data.sources import resolve_data_dirs
     from keras_facesr.evaluate import evaluate
-    from keras_facesr.sources import resolve_data_dirs
 
     ported_encoder("dlib-resnet")
     monkeypatch.setenv("KERAS_FACESR_MODELS", str(recognition.models_dir(USER_CACHE)))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_facesr import degrade
+from keras_facesr.data import degrade
 
 
 def test_area_downscale_is_block_mean():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli, smooth_face_like
 
-from keras_facesr import export as ex
+from keras_facesr.export import bundle as ex
 from keras_facesr.images import read_picture
 
 SAMPLES = REPO / "keras_facesr" / "samples"
@@ -22,8 +22,8 @@ def _trained_generator(kind: str, path: Path) -> Path:
     """A generator fitted briefly (pixel loss) so its weights are not the initial ones."""
     import tensorflow as tf
 
-    from keras_facesr.archs.generator import build_generator
-    from keras_facesr.sr import ModelInfo, write_model_info
+    from keras_facesr.models.archs.generator import build_generator
+    from keras_facesr.pipeline.sr import ModelInfo, write_model_info
 
     keras.utils.set_random_seed(0)
     g = build_generator(kind, 4, blocks=2, filters=16) if kind == "srresnet" else build_generator(kind, 4)
@@ -107,7 +107,7 @@ main(sys.argv[1:], prog_name='keras-facesr')
 
 
 def test_edge_pipeline_without_tensorflow_matches_the_tensorflow_pipeline(bundle, trained, tmp_path):
-    from keras_facesr.enhance import FaceEnhancer
+    from keras_facesr.pipeline.enhance import FaceEnhancer
 
     src = tmp_path / "in"
     src.mkdir()
@@ -179,8 +179,8 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
     same model as `enhance` does (by measured face size), in photos and aligned crops."""
     import cv2
 
-    from keras_facesr.enhance import FaceEnhancer
     from keras_facesr.images import write_image
+    from keras_facesr.pipeline.enhance import FaceEnhancer
 
     out = tmp_path / "bundle"
     proc = run_cli("export", "--output", str(out), "--no-saved-model", "--quantize", "dynamic")

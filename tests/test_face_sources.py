@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_facesr import face_sources
+from keras_facesr.data import face_sources
 from keras_facesr.packages import FetchError, PackageFile, iter_members, read_member, sha256_file
 
 SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
@@ -105,7 +105,7 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
 
 
 def test_data_specs_with_weights_and_groups(tmp_path, image_dir, monkeypatch):
-    from keras_facesr.sources import parse_data_specs
+    from keras_facesr.data.sources import parse_data_specs
 
     monkeypatch.setenv("KERAS_FACESR_CACHE", str(tmp_path / "cache"))
     for name in face_sources.expand("heldout"):

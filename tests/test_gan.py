@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_facesr.config import load_config
-from keras_facesr.train import build_gan
+from keras_facesr.train.fit import build_gan
 
 
 def _gan(gan_type="ragan", **train):
@@ -69,7 +69,7 @@ def test_identity_term_is_logged_when_an_encoder_is_given(tmp_path):
     cfg = load_config(None, [f"loss.encoder={tmp_path / 'enc.keras'}", "train.hr_size=32",
                              "model.disc_filters=4", "model.blocks=1", "loss.identity=0.5",
                              "loss.content=0.01"])
-    from keras_facesr.train import resolve_losses
+    from keras_facesr.train.fit import resolve_losses
 
     encoder, content, weights, notes = resolve_losses(cfg)
     gan = build_gan(cfg, encoder, content, weights)
@@ -91,7 +91,7 @@ def test_patch_discriminator_trains_with_every_loss(gan_type):
 
 
 def test_encoder_none_turns_the_identity_terms_off_whatever_is_installed():
-    from keras_facesr.train import resolve_losses
+    from keras_facesr.train.fit import resolve_losses
 
     encoder, content, weights, notes = resolve_losses(load_config(None, ["loss.encoder=none"]))
     assert encoder is None and content is None

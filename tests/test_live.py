@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from keras_facesr.video import VideoReader, is_live, live_name
+from keras_facesr.pipeline.video import VideoReader, is_live, live_name
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -57,8 +57,8 @@ def served(tmp_path):
 
 
 def test_a_stream_url_is_enhanced_into_a_playable_file(served, tmp_path):
-    from keras_facesr import jobs
-    from keras_facesr.enhance import FaceEnhancer
+    from keras_facesr.pipeline import jobs
+    from keras_facesr.pipeline.enhance import FaceEnhancer
 
     report = jobs.run(FaceEnhancer(), [served], tmp_path / "out", progress=False)
     entry = report["inputs"][0]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_facesr import losses
-from keras_facesr.encoders import (
+from keras_facesr.models import losses
+from keras_facesr.recognition.encoders import (
     EncoderError,
     IdentityEncoder,
     get_encoder,
@@ -166,7 +166,7 @@ def test_vgg19_needs_a_local_weights_file(tmp_path):
 
 
 def test_encoder_ensemble_averages_its_members(tmp_path, encoder_file):
-    from keras_facesr.encoders import EncoderEnsemble
+    from keras_facesr.recognition.encoders import EncoderEnsemble
 
     other = tmp_path / "other.keras"
     keras.utils.set_random_seed(1)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_facesr import recognition, sources
+from keras_facesr import recognition
+from keras_facesr.data import sources
 from keras_facesr.evaluate import read_lfw, roc_auc
 from keras_facesr.images import read_image
 
@@ -79,7 +80,12 @@ def test_fetch_checks_the_package_and_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_registered_names_and_missing_weights_message(monkeypatch, tmp_path):
-    from keras_facesr.encoders import EncoderError, available_encoders, get_encoder, registered_encoders
+    from keras_facesr.recognition.encoders import (
+        EncoderError,
+        available_encoders,
+        get_encoder,
+        registered_encoders,
+    )
 
     assert registered_encoders()[:3] == ["sface", "faceres", "dlib-resnet"]  # training preference
     monkeypatch.setenv("KERAS_FACESR_MODELS", str(tmp_path))
@@ -115,8 +121,8 @@ def test_deepface_models_load_from_a_local_weights_file(tmp_path, monkeypatch):
     from deepface.commons import weight_utils
     from keras.src.legacy.saving import legacy_h5_format
 
-    from keras_facesr.encoders import EncoderError, available_encoders
     from keras_facesr.recognition import deepface_backend
+    from keras_facesr.recognition.encoders import EncoderError, available_encoders
 
     monkeypatch.setenv("DEEPFACE_HOME", str(tmp_path))
     assert "deepface-arcface" not in available_encoders()
@@ -147,7 +153,7 @@ def test_deepface_models_load_from_a_local_weights_file(tmp_path, monkeypatch):
 def test_per_image_normalisation_standardises_each_face():
     import keras
 
-    from keras_facesr.encoders import IdentityEncoder
+    from keras_facesr.recognition.encoders import IdentityEncoder
 
     inp = keras.Input((16, 16, 3))
     enc = IdentityEncoder(keras.Model(inp, keras.layers.GlobalAveragePooling2D()(inp)), 16,

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from keras_facesr import sources
+from keras_facesr.data import sources
 
 
 def test_checksum_mismatch_is_refused(tmp_path):

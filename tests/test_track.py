@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_facesr.detect import Face
 from keras_facesr.images import read_picture
-from keras_facesr.track import FaceTracker, OneEuroFilter, iou, xyxy
+from keras_facesr.pipeline.detect import Face
+from keras_facesr.pipeline.track import FaceTracker, OneEuroFilter, iou, xyxy
 
 SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -109,7 +109,7 @@ def test_one_euro_filter_steadies_a_still_point_and_follows_a_moving_one():
 
 @pytest.fixture(scope="module")
 def detector():
-    from keras_facesr.detect import FaceDetector
+    from keras_facesr.pipeline.detect import FaceDetector
 
     return FaceDetector(0.9, 12)
 
@@ -140,7 +140,7 @@ def test_real_faces_are_tracked_across_the_frame_with_one_id(detector):
 def test_a_still_noisy_face_flickers_no_more_than_bicubic():
     from temporal_stability import flicker, still_face_clip
 
-    from keras_facesr.enhance import FaceEnhancer
+    from keras_facesr.pipeline.enhance import FaceEnhancer
 
     enhancer = FaceEnhancer(upscale=4)
     sr, bicubic = flicker(enhancer, still_face_clip(24, 3.0), key_interval=10, smooth=True)

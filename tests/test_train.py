@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import REPO, run_cli
 
-from keras_facesr.archs import load_generator
-from keras_facesr.callbacks import NaNGuard, RunCheckpoint
+from keras_facesr.models.archs import load_generator
+from keras_facesr.train.callbacks import NaNGuard, RunCheckpoint
 
 TINY = ["--set", "train.hr_size=32", "--set", "model.disc_filters=4", "--set", "model.blocks=1",
         "--set", "model.filters=8", "--set", "train.batch_size=4", "--set", "loss.identity=0",
@@ -85,9 +85,9 @@ def test_resume_after_sigkill_continues_at_the_same_step(image_dir, tmp_path):
     saved_opt = dict(np.load(ckpt / "optimizers.npz"))
 
     # The checkpoint restores optimizer state exactly.
-    from keras_facesr.checkpoint import load_checkpoint
     from keras_facesr.config import load_config
-    from keras_facesr.train import build_gan
+    from keras_facesr.train.checkpoint import load_checkpoint
+    from keras_facesr.train.fit import build_gan
 
     gan = build_gan(load_config(out / "config.toml"))
     state = load_checkpoint(ckpt, gan)
@@ -161,7 +161,7 @@ def test_xla_compiled_wgan_gp_run(image_dir, tmp_path):
 
 
 def test_init_starts_from_a_saved_generator_and_rejects_another_architecture(image_dir, tmp_path):
-    from keras_facesr.archs import build_generator
+    from keras_facesr.models.archs import build_generator
 
     g = build_generator("edge", 4, 1, 8)
     g.set_weights([np.full_like(w, 0.01) for w in g.get_weights()])

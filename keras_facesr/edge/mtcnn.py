@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from keras_facesr.detect import Face
 from keras_facesr.edge.litert import TFLiteModel
-from keras_facesr.mtcnn_steps import (
+from keras_facesr.pipeline.detect import Face
+from keras_facesr.pipeline.mtcnn_steps import (
     adjust,
     crop_and_resize,
     nms,
@@ -26,7 +26,7 @@ from keras_facesr.mtcnn_steps import (
 
 
 class TFLiteMTCNN:
-    """``detect(rgb) -> list[Face]``, like :class:`keras_facesr.detect.FaceDetector`."""
+    """``detect(rgb) -> list[Face]``, like :class:`keras_facesr.pipeline.detect.FaceDetector`."""
 
     def __init__(self, pnet: Path, rnet: Path, onet: Path, min_confidence: float = 0.9,
                  min_face: int = 12, threads: int = 2, delegate=None):
@@ -80,5 +80,5 @@ class TFLiteMTCNN:
         return sorted(faces, key=lambda f: -f.confidence)
 
     def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
-        """O-Net alone on face boxes (x1, y1, x2, y2): see :func:`keras_facesr.mtcnn_steps.refine`."""
+        """O-Net alone on face boxes (x1, y1, x2, y2): see ``mtcnn_steps.refine``."""
         return refine(rgb, boxes, self.onet)

@@ -35,7 +35,7 @@ class EncoderPort:
     sha256: str
     members: tuple[str, ...]  # files used from the archive; the first is the converter's input
     input_size: int
-    normalisation: str  # a key of keras_facesr.encoders.NORMALISATIONS
+    normalisation: str  # a key of keras_facesr.recognition.encoders.NORMALISATIONS
     template: tuple  # 5-point template, fractions of the side
     licence: str
     converter: str  # "module:function" turning members[0] into a keras.Model
@@ -176,7 +176,7 @@ def fetch(
 
 def register() -> None:
     """Register every port as an identity encoder (loaded from the cache when asked for)."""
-    from keras_facesr.encoders import EncoderError, load_keras_encoder, register_encoder
+    from keras_facesr.recognition.encoders import EncoderError, load_keras_encoder, register_encoder
 
     def factory(name: str):
         def load():

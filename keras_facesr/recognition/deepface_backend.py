@@ -13,7 +13,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from keras_facesr.encoders import EncoderError, IdentityEncoder, register_encoder
+from keras_facesr.recognition.encoders import EncoderError, IdentityEncoder, register_encoder
 from keras_facesr.templates import ARCFACE_TEMPLATE
 
 # name -> (deepface module, builder, weights file, input size, normalisation)

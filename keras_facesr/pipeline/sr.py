@@ -16,7 +16,7 @@ import numpy as np
 
 from keras_facesr.images import write_bytes_atomic
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+WEIGHTS_DIR = Path(__file__).parents[1] / "weights"
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class KerasSR:
                  batch_size: int = 8):
         import tensorflow as tf
 
-        from keras_facesr.archs.generator import load_generator
+        from keras_facesr.models.archs.generator import load_generator
 
         info = None
         if isinstance(model, str | Path):

@@ -1,6 +1,6 @@
 """Generator and discriminator losses: pixel, adversarial (5 kinds), content.
 
-The identity loss lives with the encoders (``keras_facesr.encoders.identity_loss``).
+The identity loss lives with the encoders (``keras_facesr.recognition.encoders.identity_loss``).
 Adversarial losses take discriminator *logits* for real (HR) and fake (SR) batches.
 """
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keras_facesr.checkpoint import latest_checkpoint
 from keras_facesr.config import Config, load_config
 from keras_facesr.images import write_bytes_atomic
+from keras_facesr.train.checkpoint import latest_checkpoint
 
 
 class RunError(RuntimeError):

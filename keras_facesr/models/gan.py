@@ -14,14 +14,14 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_facesr.encoders import IdentityEncoder, identity_loss
-from keras_facesr.losses import (
+from keras_facesr.models.losses import (
     content_loss,
     discriminator_loss,
     generator_adversarial_loss,
     gradient_penalty,
     pixel_loss,
 )
+from keras_facesr.recognition.encoders import IdentityEncoder, identity_loss
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_facesr.face_sources import verify
+from keras_facesr.data.face_sources import verify
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, read_image, write_bytes_atomic
 from keras_facesr.packages import (
     FetchError,
@@ -81,7 +81,7 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
         if not (target / "pairs.txt").is_file():
             raise FileNotFoundError("ids: not fetched yet; run `keras-facesr data fetch ids`")
         return target
-    from keras_facesr import face_sources
+    from keras_facesr.data import face_sources
 
     if str(data_dir) in face_sources.PHOTO_SOURCES:
         return face_sources.faces_dir(str(data_dir))
@@ -97,7 +97,7 @@ def resolve_data_dir(data_dir: str | Path) -> Path:
 
 def fetched_names() -> list[str]:
     """Every name `data fetch` takes (sets, photo sources, groups): their faces are aligned."""
-    from keras_facesr import face_sources
+    from keras_facesr.data import face_sources
 
     return [*SOURCES, "ids", *face_sources.PHOTO_SOURCES, *face_sources.GROUPS]
 
@@ -105,7 +105,7 @@ def fetched_names() -> list[str]:
 def resolve_data_dirs(spec: str | Path) -> list[Path]:
     """Like :func:`resolve_data_dir`, and a group name (``faces``, ``heldout``) gives the folders
     of every source in the group."""
-    from keras_facesr import face_sources
+    from keras_facesr.data import face_sources
 
     if not Path(spec).exists() and str(spec) in face_sources.GROUPS:
         return [face_sources.faces_dir(n) for n in face_sources.expand(str(spec))]
@@ -236,9 +236,9 @@ def align_folder(
     """MTCNN-align the most confident face of every image under ``src`` onto the canonical
     template at its native resolution (a multiple of 8, 32..256 px), as PNGs under ``out`` with
     the same relative layout. Returns ({face: info}, {image: why it was skipped})."""
-    from keras_facesr.align import align_face, native_size
-    from keras_facesr.detect import FaceDetector
     from keras_facesr.images import list_images, write_image
+    from keras_facesr.pipeline.align import align_face, native_size
+    from keras_facesr.pipeline.detect import FaceDetector
 
     files = files if files is not None else list_images(src)
     detector = FaceDetector(min_confidence=0.95, min_face=min_face)
@@ -350,9 +350,9 @@ def fetch_identities(
     ``CACHE/datasets/ids/lfw/NAME/NAME_0001.png`` (MTCNN-aligned canonical crops at native
     resolution); ``pairs.txt`` lists every genuine pair (across clips where an identity has
     several) and every impostor pair of first images. Idempotent."""
-    from keras_facesr.align import align_face, native_size
-    from keras_facesr.detect import FaceDetector
     from keras_facesr.images import write_image
+    from keras_facesr.pipeline.align import align_face, native_size
+    from keras_facesr.pipeline.detect import FaceDetector
 
     target = (root or cache_root()) / "datasets" / "ids"
     lfw = target / "lfw"

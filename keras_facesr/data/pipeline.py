@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_facesr.augment import Augmentation
-from keras_facesr.degrade import Degradation
+from keras_facesr.data.augment import Augmentation
+from keras_facesr.data.degrade import Degradation
+from keras_facesr.data.sources import DataSource
 from keras_facesr.images import ImageReadError, list_images, read_image
-from keras_facesr.sources import DataSource
 
 # Decoded images are cached in memory when the files add up to less than this.
 CACHE_BYTES = 512 * 2**20

@@ -1,7 +1,7 @@
 """MTCNN's steps in numpy, as PyPI ``mtcnn`` 1.0.0 takes them (image pyramid scales, box
 regression, non-maximum suppression, ``tf.image.crop_and_resize``), shared by the on-device
 detector (:mod:`keras_facesr.edge.mtcnn`) and the tracker's O-Net refinement
-(:mod:`keras_facesr.track`). No TensorFlow."""
+(:mod:`keras_facesr.pipeline.track`). No TensorFlow."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from keras_facesr.detect import Face
+from keras_facesr.pipeline.detect import Face
 
 
 def scale_pyramid(width: int, height: int, min_face_size: int, factor: float = 0.709,

@@ -30,9 +30,9 @@ def run_benchmark(model: Path, bundle: Path | None = None, repeats: int = 50,
     """A markdown table: variant, threads, size, parameters, ms per face, faces per second."""
     import tensorflow as tf
 
-    from keras_facesr import export as ex
     from keras_facesr.edge.bundle import read_manifest
-    from keras_facesr.sr import KerasSR
+    from keras_facesr.export import bundle as ex
+    from keras_facesr.pipeline.sr import KerasSR
 
     keras_sr = KerasSR(model)
     side = keras_sr.info.lr_size

@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.toml        the resolved configuration
-    checkpoints/       crash-safe checkpoints (see keras_facesr.checkpoint)
+    checkpoints/       crash-safe checkpoints (see keras_facesr.train.checkpoint)
     logs/              TensorBoard events;  history[_pretrain].csv  per-epoch metrics
     samples/           bicubic | SR | HR grids on validation faces
     generator.keras    the final generator (safe-mode loadable)
@@ -24,21 +24,21 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from keras_facesr import callbacks as cb
-from keras_facesr.archs import build_discriminator, build_generator
-from keras_facesr.archs.discriminator import DEFAULT_NORMS
-from keras_facesr.augment import Augmentation
-from keras_facesr.checkpoint import latest_checkpoint, load_checkpoint
 from keras_facesr.config import Config, ConfigError
-from keras_facesr.data import DataSplit, find_splits, pair_dataset, precheck
-from keras_facesr.degrade import Degradation
-from keras_facesr.encoders import IdentityEncoder, available_encoders, get_encoder
-from keras_facesr.gan import FaceSRGAN, LossWeights
+from keras_facesr.data.augment import Augmentation
+from keras_facesr.data.degrade import Degradation
+from keras_facesr.data.pipeline import DataSplit, find_splits, pair_dataset, precheck
+from keras_facesr.data.sources import DataSource
 from keras_facesr.images import default_permissions, write_bytes_atomic
-from keras_facesr.losses import VGGFeatures
-from keras_facesr.run import RunError
-from keras_facesr.sources import DataSource
-from keras_facesr.sr import ModelInfo, write_model_info
+from keras_facesr.models.archs import build_discriminator, build_generator
+from keras_facesr.models.archs.discriminator import DEFAULT_NORMS
+from keras_facesr.models.gan import FaceSRGAN, LossWeights
+from keras_facesr.models.losses import VGGFeatures
+from keras_facesr.pipeline.sr import ModelInfo, write_model_info
+from keras_facesr.recognition.encoders import IdentityEncoder, available_encoders, get_encoder
+from keras_facesr.train import callbacks as cb
+from keras_facesr.train.checkpoint import latest_checkpoint, load_checkpoint
+from keras_facesr.train.run import RunError
 
 
 def select_strategy(name: str) -> tf.distribute.Strategy:
@@ -131,7 +131,7 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
 
 def init_generator(generator: keras.Model, path: Path) -> None:
     """Copy the weights of the generator saved in ``path`` (same architecture) into ``generator``."""
-    from keras_facesr.archs import load_generator
+    from keras_facesr.models.archs import load_generator
 
     if not path.is_file():
         raise ConfigError(f"train.init = {str(path)!r}: no such generator file")

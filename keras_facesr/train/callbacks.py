@@ -13,8 +13,8 @@ import cv2
 import keras
 import numpy as np
 
-from keras_facesr.checkpoint import save_checkpoint
 from keras_facesr.images import tile, write_image
+from keras_facesr.train.checkpoint import save_checkpoint
 
 
 def _stop(model, reason: str) -> None:

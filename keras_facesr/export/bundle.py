@@ -167,12 +167,12 @@ def real_face_crops(size: int, folder: Path | None = None, limit: int = 64) -> n
         for path in list_images(folder)[:limit]:
             crops.append(cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA))
     else:
-        from keras_facesr.align import align_face
-        from keras_facesr.detect import FaceDetector
+        from keras_facesr.pipeline.align import align_face
+        from keras_facesr.pipeline.detect import FaceDetector
 
         detector = FaceDetector(min_confidence=0.9, min_face=12)
         for name in ("solvay_1927.jpg", "astronaut.jpg"):
-            rgb = read_image(Path(__file__).parent / "samples" / name)
+            rgb = read_image(Path(__file__).parents[1] / "samples" / name)
             for face in detector.detect(rgb):
                 crops.append(align_face(rgb, face.landmarks, size)[0])
     if not crops:
@@ -220,8 +220,8 @@ def export(
     """Export ``model_path`` (or the Keras model ``generator``) into the bundle ``output``."""
     import tensorflow as tf
 
-    from keras_facesr.archs.generator import load_generator
-    from keras_facesr.sr import ModelInfo, read_model_info
+    from keras_facesr.models.archs.generator import load_generator
+    from keras_facesr.pipeline.sr import ModelInfo, read_model_info
 
     info = read_model_info(model_path) if model_path else None
     if generator is None:
@@ -313,7 +313,7 @@ def export_many(
     """Several generators in one bundle: each exported (as :func:`export`, at its own face size)
     into a sub-folder named after it, MTCNN once beside them, and a manifest listing them; the
     on-device runtime routes each face to a generator by size exactly as ``enhance`` does."""
-    from keras_facesr.sr import read_model_info
+    from keras_facesr.pipeline.sr import read_model_info
 
     output.mkdir(parents=True, exist_ok=True)
     names, failures = [], []

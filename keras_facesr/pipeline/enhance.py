@@ -15,12 +15,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from keras_facesr.align import align_face, native_size
-from keras_facesr.detect import Face
-from keras_facesr.fidelity import refine
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
-from keras_facesr.paste import match_colour, paste_face
-from keras_facesr.sr import SuperResolver
+from keras_facesr.pipeline.align import align_face, native_size
+from keras_facesr.pipeline.detect import Face
+from keras_facesr.pipeline.fidelity import refine
+from keras_facesr.pipeline.paste import match_colour, paste_face
+from keras_facesr.pipeline.sr import SuperResolver
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
 # Default threshold, as a multiple of the largest model input: on held-out faces shrunk to a
@@ -67,7 +67,7 @@ class EnhanceResult:
 
 
 def _as_resolvers(models) -> list[SuperResolver]:
-    from keras_facesr.sr import KerasSR, bundled_models
+    from keras_facesr.pipeline.sr import KerasSR, bundled_models
 
     if models is None:
         models = bundled_models()
@@ -124,7 +124,7 @@ class FaceEnhancer:
     @property
     def detector(self):
         if self._detector is None:
-            from keras_facesr.detect import FaceDetector
+            from keras_facesr.pipeline.detect import FaceDetector
 
             self._detector = FaceDetector(self.min_confidence, self.min_face)
         return self._detector
@@ -174,7 +174,7 @@ class FaceEnhancer:
 
         With ``aligned`` every image is itself a face crop: it is super-resolved whole
         (no detection, no threshold) and the result is ``scale`` times larger. ``faces``: the
-        faces of each image when already found (e.g. by :class:`keras_facesr.track.FaceTracker`),
+        faces of each image when already found (e.g. by :class:`keras_facesr.pipeline.track.FaceTracker`),
         else they are detected here."""
         pictures = [self._picture(im) for im in images]
         if aligned:

@@ -17,7 +17,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-from keras_facesr.enhance import KEPT, STAGES, SUPER_RESOLVED, EnhanceResult, FaceEnhancer
 from keras_facesr.images import (
     IMAGE_EXTENSIONS,
     ImageReadError,
@@ -26,8 +25,9 @@ from keras_facesr.images import (
     write_bytes_atomic,
     write_image,
 )
-from keras_facesr.track import KEY_INTERVAL, FaceTracker
-from keras_facesr.video import (
+from keras_facesr.pipeline.enhance import KEPT, STAGES, SUPER_RESOLVED, EnhanceResult, FaceEnhancer
+from keras_facesr.pipeline.track import KEY_INTERVAL, FaceTracker
+from keras_facesr.pipeline.video import (
     VIDEO_EXTENSIONS,
     AtomicVideoWriter,
     BackgroundWriter,

@@ -1,0 +1,2 @@
+"""Stage 2, models: generator and discriminator architectures (``archs``, registries of each),
+the losses (``losses``) and the SRGAN-style training model (``gan``)."""
