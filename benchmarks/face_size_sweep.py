@@ -28,8 +28,9 @@ from keras_facesr.data.pipeline import split_files  # noqa: E402
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
 from keras_facesr.models import gan  # noqa: E402
+from keras_facesr.models.info import bundled_models  # noqa: E402
 from keras_facesr.pipeline.fidelity import refine  # noqa: E402
-from keras_facesr.pipeline.sr import KerasSR, bundled_models  # noqa: E402
+from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
 

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.evaluate import evaluate  # noqa: E402
-from keras_facesr.pipeline.sr import bundled_models, read_model_info  # noqa: E402
+from keras_facesr.models.info import bundled_models, read_model_info  # noqa: E402
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
+from keras_facesr.face.align import native_size, similarity_transform  # noqa: E402
+from keras_facesr.face.detect import FaceDetector  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
-from keras_facesr.pipeline.align import native_size, similarity_transform  # noqa: E402
-from keras_facesr.pipeline.detect import FaceDetector  # noqa: E402
 from keras_facesr.templates import CANONICAL_TEMPLATE  # noqa: E402
 
 

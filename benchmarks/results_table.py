@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.evaluate import evaluate  # noqa: E402
-from keras_facesr.pipeline.sr import WEIGHTS_DIR, read_model_info  # noqa: E402
+from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
 VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean")  # runs of scripts/train_default_models.sh

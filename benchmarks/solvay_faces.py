@@ -20,12 +20,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from keras_facesr.face.align import align_face  # noqa: E402
+from keras_facesr.face.detect import Face, FaceDetector  # noqa: E402
 from keras_facesr.images import read_image  # noqa: E402
 from keras_facesr.models.gan import psnr  # noqa: E402
-from keras_facesr.pipeline.align import align_face  # noqa: E402
-from keras_facesr.pipeline.detect import Face, FaceDetector  # noqa: E402
+from keras_facesr.models.info import WEIGHTS_DIR  # noqa: E402
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer  # noqa: E402
-from keras_facesr.pipeline.sr import WEIGHTS_DIR  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
 SAMPLES = WEIGHTS_DIR.parent / "samples"

@@ -9,8 +9,10 @@ from pathlib import Path
 import click
 
 from keras_facesr import __version__
-from keras_facesr.config import GENERATORS, RESIZE_METHODS
+from keras_facesr.config import RESIZE_METHODS
+from keras_facesr.errors import FaceSRError
 from keras_facesr.pipeline.track import KEY_INTERVAL
+from keras_facesr.registry import DETECTORS, GENERATORS, Registry
 
 
 def _quiet_tensorflow() -> None:
@@ -49,6 +51,22 @@ def _refine_options(command):
              "bicubic [default: each model's measured default, in its .keras.json].")(command)
 
 
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when used: parts a plugin registers count."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        super().__init__(registry.names())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return self.registry.names()
+
+    @choices.setter
+    def choices(self, _) -> None:
+        pass
+
+
 def _video_options(command):
     """``--key-interval``, ``--max-fps`` and ``--batch-size``, shared by `enhance` and `edge run`."""
     command = click.option(
@@ -64,7 +82,17 @@ def _video_options(command):
     )(command)
 
 
-@click.group()
+class _Main(click.Group):
+    """The command group; a :class:`FaceSRError` from any command is one line and exit 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FaceSRError as e:
+            _fail(str(e))
+
+
+@click.group(cls=_Main)
 @click.version_option(__version__, prog_name="keras-facesr")
 def main() -> None:
     """Identity-preserving face super-resolution (Keras 3 / TensorFlow, TFLite export)."""
@@ -82,17 +110,15 @@ def main() -> None:
               help="Override one config value, e.g. --set loss.gan=hinge (repeatable).")
 @click.option("--steps", type=int, help="Shortcut for --set train.steps=N.")
 @click.option("--batch-size", type=int, help="Shortcut for --set train.batch_size=N.")
-@click.option("--generator", type=click.Choice(GENERATORS), help="model.generator")
+@click.option("--generator", type=RegistryChoice(GENERATORS), help="model.generator")
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), help="model.scale")
 @click.option("--resume", is_flag=True, help="Continue the run in --output from its last checkpoint.")
 def fit(data_specs, config_file, output, overrides, steps, batch_size, generator, scale, resume):
     """Train a face super-resolution GAN with the identity loss."""
     _quiet_tensorflow()
-    from keras_facesr.config import ConfigError
     from keras_facesr.data.sources import parse_data_specs
     from keras_facesr.images import list_images
-    from keras_facesr.train.checkpoint import CheckpointError
-    from keras_facesr.train.run import RunError, prepare_run
+    from keras_facesr.train.run import prepare_run
     overrides = list(overrides)
     for key, value in (("train.steps", steps), ("train.batch_size", batch_size),
                        ("model.generator", generator and f'"{generator}"'), ("model.scale", scale)):
@@ -103,17 +129,14 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
         for source in sources:
             list_images(source.path)
         cfg = prepare_run(output, config_file and str(config_file), overrides, resume)
-    except (ConfigError, FileNotFoundError, RunError, CheckpointError) as e:
+    except FileNotFoundError as e:  # a FaceSRError is reported by main, the same way
         _fail(str(e))
     click.echo("resolved configuration:\n" + _indent(cfg.to_toml()))
-    from keras_facesr.data.pipeline import DataError
-    from keras_facesr.recognition.encoders import EncoderError
     from keras_facesr.train.fit import fit
 
     try:
         summary = fit(cfg, sources, output, resume=resume, echo=click.echo)
-    except (ConfigError, DataError, EncoderError, FileNotFoundError, RunError,
-            CheckpointError) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
     click.echo(f"stopped: {summary['stop_reason']} at step {summary['step']}; "
                f"{summary['seconds_per_step']:.3f} s/step")
@@ -143,21 +166,24 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
               help="Inputs are already aligned face crops: super-resolve each whole.")
 @click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
 @click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
+@click.option("--detector", type=RegistryChoice(DETECTORS), default="mtcnn", show_default=True,
+              help="Face detector (keras_facesr.registry.DETECTORS).")
 @_video_options
 @click.option("--max-pixels", default=100_000_000, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
-            aligned, min_confidence, min_face, key_interval, max_fps, batch_size, max_pixels, quiet):
+            aligned, min_confidence, min_face, detector, key_interval, max_fps, batch_size, max_pixels,
+            quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr.pipeline.enhance import FaceEnhancer
 
     try:
-        enhancer = FaceEnhancer(list(models) or None, threshold, min_confidence=min_confidence,
+        enhancer = FaceEnhancer(list(models) or None, threshold, detector, min_confidence=min_confidence,
                                 min_face=min_face, max_pixels=max_pixels, upscale=upscale,
                                 fidelity=fidelity, back_project=back_project)
-    except (FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
     result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
                        progress=not quiet, key_interval=key_interval, max_fps=max_fps)
@@ -221,9 +247,8 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
     import json
 
     from keras_facesr import evaluate as ev
-    from keras_facesr.data.sources import FetchError, fetched_names, resolve_data_dirs
+    from keras_facesr.data.sources import fetched_names, resolve_data_dirs
     from keras_facesr.images import write_bytes_atomic
-    from keras_facesr.recognition.encoders import EncoderError
 
     try:
         if not data.exists() and str(data) in fetched_names() and not aligned:
@@ -233,7 +258,7 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
         result = ev.evaluate(data, list(models), scale and int(scale), hr_size, resize, judge, pairs,
                              aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True),
                              fidelity=fidelity, back_project=back_project, jitter=jitter)
-    except (ev.EvaluateError, EncoderError, FileNotFoundError, ValueError, FetchError) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
     click.echo(f"{result['faces']} faces ({result['layout']}), x{result['scale']} "
                f"{result['lr_size']}->{result['hr_size']} px, degradation: {result['degradation']}; "
@@ -365,7 +390,7 @@ def export_cmd(models, output, saved_model, tflite, quantizations, sizes, repres
     holding each, and `edge run` sends each face to a model by its size as `enhance` does."""
     _quiet_tensorflow()
     from keras_facesr.export import bundle as ex
-    from keras_facesr.pipeline.sr import bundled_models
+    from keras_facesr.models.info import bundled_models
 
     quants = []
     for q in quantizations:
@@ -390,7 +415,7 @@ def export_cmd(models, output, saved_model, tflite, quantizations, sizes, repres
             manifest = ex.export_many(models, output, tuple(quants), saved_model, tflite,
                                       representative_data, require_gpu_compatible, echo=click.echo)
             what = f"generators {', '.join(manifest['generators'])}"
-    except (ex.ExportError, FileNotFoundError) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
     if tflite:
         click.echo(f"bundle: {output} ({what} + MTCNN); "
@@ -452,12 +477,11 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
 def benchmark_cmd(model, bundle, repeats):
     """ms per face and faces per second: Keras vs TFLite fp32/fp16/dynamic/int8, 1 and 2 threads."""
     _quiet_tensorflow()
-    from keras_facesr.export import bundle as ex
     from keras_facesr.export.benchmark import run_benchmark
 
     try:
         click.echo(run_benchmark(model, bundle, repeats, echo=lambda m: click.echo(m, err=True)))
-    except (ex.ExportError, FileNotFoundError, ValueError) as e:
+    except FileNotFoundError as e:
         _fail(str(e))
 
 

@@ -11,18 +11,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-GAN_TYPES = ("gan", "ragan", "wgan", "wgan-gp", "hinge")
-GENERATORS = ("edge", "srresnet")
+from keras_facesr.errors import FaceSRError
+from keras_facesr.registry import ADVERSARIAL_LOSSES, DISCRIMINATORS, GENERATORS
+
+# Generators, discriminators and adversarial losses are named in keras_facesr.registry (a plugin
+# adds its own there); the smaller choices below are fixed.
 RESIZE_METHODS = ("bilinear", "bicubic", "area")
 BLUR_TYPES = ("none", "box", "stack", "gaussian", "motion")
 CROP_MODES = ("full", "random")
 PIXEL_LOSSES = ("l1", "l2")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
-DISCRIMINATORS = ("srgan", "patch")
 
 
-class ConfigError(ValueError):
+class ConfigError(FaceSRError, ValueError):
     """A configuration key has a bad value (the message names key and value)."""
 
 
@@ -38,9 +40,9 @@ class ModelConfig:
     disc_norm: str = "auto"
 
     def check(self) -> None:
-        _one_of("model.generator", self.generator, GENERATORS)
+        _one_of("model.generator", self.generator, GENERATORS.names())
         _one_of("model.scale", self.scale, (2, 4, 8))
-        _one_of("model.discriminator", self.discriminator, DISCRIMINATORS)
+        _one_of("model.discriminator", self.discriminator, DISCRIMINATORS.names())
         _one_of("model.disc_norm", self.disc_norm, ("auto", "batch", "spectral", "none"))
         _at_least("model.blocks", self.blocks, 0)
         _at_least("model.filters", self.filters, 0)
@@ -104,7 +106,7 @@ class LossConfig:
     def check(self) -> None:
         for key in ("identity", "pixel", "adversarial", "content", "gp_weight", "clip_value"):
             _at_least(f"loss.{key}", getattr(self, key), 0.0)
-        _one_of("loss.gan", self.gan, GAN_TYPES)
+        _one_of("loss.gan", self.gan, ADVERSARIAL_LOSSES.names())
         _one_of("loss.pixel_type", self.pixel_type, PIXEL_LOSSES)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
 from keras_facesr.pipeline.fidelity import refine, upscale_bicubic
 
@@ -33,7 +34,7 @@ SAME_PERSON = {
 }
 
 
-class EvaluateError(ValueError):
+class EvaluateError(FaceSRError, ValueError):
     """The data cannot be evaluated (the message names the file and the problem)."""
 
 
@@ -172,7 +173,7 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float = FAR) -> f
 
 def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable[[str], None]):
     """Canonically aligned HR faces (N, hr, hr, 3) float32, and the indices that worked."""
-    from keras_facesr.pipeline.align import align_face
+    from keras_facesr.face.align import align_face
 
     detector = None
     faces, ok = [], []
@@ -189,7 +190,7 @@ def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable
             crop = cv2.resize(rgb[y : y + side, x : x + side], (hr_size, hr_size), interpolation=interp)
         else:
             if detector is None:
-                from keras_facesr.pipeline.detect import FaceDetector
+                from keras_facesr.face.detect import FaceDetector
 
                 detector = FaceDetector(min_confidence=0.9, min_face=12)
             found = detector.detect(rgb)

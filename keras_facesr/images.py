@@ -13,10 +13,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 
 
-class ImageReadError(ValueError):
+class ImageReadError(FaceSRError, ValueError):
     """An image file could not be read; the message starts with the file name."""
 
 

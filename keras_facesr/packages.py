@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from keras_facesr.errors import FaceSRError
 
-class FetchError(RuntimeError):
+
+class FetchError(FaceSRError, RuntimeError):
     """A source cannot be fetched or verified (the message says what and how to fix it)."""
 
 

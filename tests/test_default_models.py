@@ -14,11 +14,11 @@ import pytest
 from conftest import REPO, USER_CACHE, run_cli
 
 from keras_facesr import recognition
+from keras_facesr.face.detect import Face
 from keras_facesr.images import read_picture
-from keras_facesr.pipeline.detect import Face
+from keras_facesr.models.info import WEIGHTS_DIR, bundled_models, read_model_info
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.pipeline.paste import match_colour
-from keras_facesr.pipeline.sr import WEIGHTS_DIR, bundled_models, read_model_info
 from keras_facesr.templates import CANONICAL_TEMPLATE
 
 CARD = WEIGHTS_DIR / "MODEL_CARD.md"

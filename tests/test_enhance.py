@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+from keras_facesr.face.align import align_face, crop_bounds, invert
+from keras_facesr.face.detect import Face
 from keras_facesr.images import read_picture, write_image
-from keras_facesr.pipeline.align import align_face, crop_bounds, invert
-from keras_facesr.pipeline.detect import Face
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.pipeline.paste import paste_face
 from keras_facesr.templates import CANONICAL_TEMPLATE
@@ -24,7 +24,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
 def bilinear_model(tmp_path_factory) -> Path:
     """An untrained edge x4 generator: exactly bilinear upsampling (its tail starts at zero)."""
     from keras_facesr.models.archs.generator import build_generator
-    from keras_facesr.pipeline.sr import ModelInfo, write_model_info
+    from keras_facesr.models.info import ModelInfo, write_model_info
 
     path = tmp_path_factory.mktemp("model") / "edge_x4.keras"
     build_generator("edge", 4).save(path)

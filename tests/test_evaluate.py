@@ -66,7 +66,7 @@ def judge(tmp_path):
 @pytest.fixture(scope="module")
 def generator(tmp_path_factory):
     from keras_facesr.models.archs.generator import build_generator
-    from keras_facesr.pipeline.sr import ModelInfo, write_model_info
+    from keras_facesr.models.info import ModelInfo, write_model_info
 
     path = tmp_path_factory.mktemp("g") / "tiny.keras"
     build_generator("edge", 4).save(path)

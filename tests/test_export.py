@@ -23,7 +23,7 @@ def _trained_generator(kind: str, path: Path) -> Path:
     import tensorflow as tf
 
     from keras_facesr.models.archs.generator import build_generator
-    from keras_facesr.pipeline.sr import ModelInfo, write_model_info
+    from keras_facesr.models.info import ModelInfo, write_model_info
 
     keras.utils.set_random_seed(0)
     g = build_generator(kind, 4, blocks=2, filters=16) if kind == "srresnet" else build_generator(kind, 4)

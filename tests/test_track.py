@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from keras_facesr.face.detect import Face
 from keras_facesr.images import read_picture
-from keras_facesr.pipeline.detect import Face
 from keras_facesr.pipeline.track import FaceTracker, OneEuroFilter, iou, xyxy
 
 SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
@@ -109,7 +109,7 @@ def test_one_euro_filter_steadies_a_still_point_and_follows_a_moving_one():
 
 @pytest.fixture(scope="module")
 def detector():
-    from keras_facesr.pipeline.detect import FaceDetector
+    from keras_facesr.face.detect import FaceDetector
 
     return FaceDetector(0.9, 12)
 

@@ -221,9 +221,9 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
                     echo: Callable[[str], None], progress: bool = True) -> dict:
     """Every face of every photo, MTCNN-aligned at its native resolution (multiple of 8,
     ``min_native``..256 px) as ``out/PHOTO_k.png``; photos without one are listed in ``dropped``."""
+    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import ImageReadError, read_image, write_image
-    from keras_facesr.pipeline.align import align_face, native_size
-    from keras_facesr.pipeline.detect import FaceDetector
 
     detector = FaceDetector(min_confidence=source.min_confidence, min_face=40)
     faces: dict[str, dict] = {}

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras_facesr.data.augment import Augmentation
 from keras_facesr.data.degrade import Degradation
 from keras_facesr.data.sources import DataSource
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import ImageReadError, list_images, read_image
 
 # Decoded images are cached in memory when the files add up to less than this.
@@ -22,7 +23,7 @@ CACHE_BYTES = 512 * 2**20
 PRECHECK_FILES = 64
 
 
-class DataError(ValueError):
+class DataError(FaceSRError, ValueError):
     """The data folder cannot be used (the message names it)."""
 
 

@@ -236,9 +236,9 @@ def align_folder(
     """MTCNN-align the most confident face of every image under ``src`` onto the canonical
     template at its native resolution (a multiple of 8, 32..256 px), as PNGs under ``out`` with
     the same relative layout. Returns ({face: info}, {image: why it was skipped})."""
+    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import list_images, write_image
-    from keras_facesr.pipeline.align import align_face, native_size
-    from keras_facesr.pipeline.detect import FaceDetector
 
     files = files if files is not None else list_images(src)
     detector = FaceDetector(min_confidence=0.95, min_face=min_face)
@@ -350,9 +350,9 @@ def fetch_identities(
     ``CACHE/datasets/ids/lfw/NAME/NAME_0001.png`` (MTCNN-aligned canonical crops at native
     resolution); ``pairs.txt`` lists every genuine pair (across clips where an identity has
     several) and every impostor pair of first images. Idempotent."""
+    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import write_image
-    from keras_facesr.pipeline.align import align_face, native_size
-    from keras_facesr.pipeline.detect import FaceDetector
 
     target = (root or cache_root()) / "datasets" / "ids"
     lfw = target / "lfw"

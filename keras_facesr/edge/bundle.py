@@ -11,8 +11,8 @@ import numpy as np
 
 from keras_facesr.edge.litert import EdgeError, TFLiteModel, gpu_delegate
 from keras_facesr.edge.mtcnn import TFLiteMTCNN
+from keras_facesr.models.info import ModelInfo, info_from_dict
 from keras_facesr.pipeline.enhance import FaceEnhancer
-from keras_facesr.pipeline.sr import ModelInfo, info_from_dict
 
 BUNDLE_FORMAT = "keras-facesr-bundle/1"  # one generator (+ MTCNN)
 MULTI_BUNDLE_FORMAT = "keras-facesr-bundle/2"  # several generators, each in a sub-folder, + MTCNN

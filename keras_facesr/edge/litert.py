@@ -10,13 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
+
 # Where LiteRT's GPU delegate library may be found (it ships with Android/iOS builds and
 # self-built Linux ones; set KERAS_FACESR_GPU_DELEGATE to its path).
 GPU_DELEGATES = ("libtensorflowlite_gpu_delegate.so", "libLiteRtGpuAccelerator.so")
 _said: set[str] = set()
 
 
-class EdgeError(RuntimeError):
+class EdgeError(FaceSRError, RuntimeError):
     """A bundle or a model cannot be used (the message names the file and the problem)."""
 
 

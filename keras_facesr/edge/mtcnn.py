@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 
 from keras_facesr.edge.litert import TFLiteModel
-from keras_facesr.pipeline.detect import Face
-from keras_facesr.pipeline.mtcnn_steps import (
+from keras_facesr.face.detect import Face
+from keras_facesr.face.mtcnn_steps import (
     adjust,
     crop_and_resize,
     nms,
@@ -26,7 +26,7 @@ from keras_facesr.pipeline.mtcnn_steps import (
 
 
 class TFLiteMTCNN:
-    """``detect(rgb) -> list[Face]``, like :class:`keras_facesr.pipeline.detect.FaceDetector`."""
+    """``detect(rgb) -> list[Face]``, like :class:`keras_facesr.face.detect.FaceDetector`."""
 
     def __init__(self, pnet: Path, rnet: Path, onet: Path, min_confidence: float = 0.9,
                  min_face: int = 12, threads: int = 2, delegate=None):

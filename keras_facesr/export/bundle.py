@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import write_bytes_atomic
 
 QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
@@ -39,7 +40,7 @@ BUNDLE_FORMAT = "keras-facesr-bundle/1"  # one generator (+ MTCNN)
 MULTI_BUNDLE_FORMAT = "keras-facesr-bundle/2"  # several generators, each in a sub-folder, + MTCNN
 
 
-class ExportError(RuntimeError):
+class ExportError(FaceSRError, RuntimeError):
     """An export step failed or a check did not pass (the message says which and why)."""
 
 
@@ -167,8 +168,8 @@ def real_face_crops(size: int, folder: Path | None = None, limit: int = 64) -> n
         for path in list_images(folder)[:limit]:
             crops.append(cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA))
     else:
-        from keras_facesr.pipeline.align import align_face
-        from keras_facesr.pipeline.detect import FaceDetector
+        from keras_facesr.face.align import align_face
+        from keras_facesr.face.detect import FaceDetector
 
         detector = FaceDetector(min_confidence=0.9, min_face=12)
         for name in ("solvay_1927.jpg", "astronaut.jpg"):
@@ -221,7 +222,7 @@ def export(
     import tensorflow as tf
 
     from keras_facesr.models.archs.generator import load_generator
-    from keras_facesr.pipeline.sr import ModelInfo, read_model_info
+    from keras_facesr.models.info import ModelInfo, read_model_info
 
     info = read_model_info(model_path) if model_path else None
     if generator is None:
@@ -313,7 +314,7 @@ def export_many(
     """Several generators in one bundle: each exported (as :func:`export`, at its own face size)
     into a sub-folder named after it, MTCNN once beside them, and a manifest listing them; the
     on-device runtime routes each face to a generator by size exactly as ``enhance`` does."""
-    from keras_facesr.pipeline.sr import read_model_info
+    from keras_facesr.models.info import read_model_info
 
     output.mkdir(parents=True, exist_ok=True)
     names, failures = [], []

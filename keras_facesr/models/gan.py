@@ -1,7 +1,8 @@
 """FaceSRGAN: the SRGAN-style model with an identity term, trainable with plain ``model.fit``.
 
 Generator loss  L0 = identity * L_id + pixel * L_pixel + adversarial * L_adv + content * L_content
-Discriminator   one of gan | ragan | wgan | wgan-gp | hinge, ``d_steps`` updates per G update.
+Discriminator   a registered adversarial loss (gan | ragan | wgan | wgan-gp | hinge, or a
+                plugin's), ``d_steps`` updates per G update.
 Batches are (LR, HR) pairs of float32 RGB in [0, 1].
 """
 
@@ -22,6 +23,7 @@ from keras_facesr.models.losses import (
     pixel_loss,
 )
 from keras_facesr.recognition.encoders import IdentityEncoder, identity_loss
+from keras_facesr.registry import ADVERSARIAL_LOSSES
 
 
 @dataclass
@@ -127,7 +129,7 @@ class FaceSRGAN(keras.Model):
             fake = self.discriminator(sr, training=True)
             loss_d = discriminator_loss(self.gan_type, real, fake)
             gp = ops.zeros(())
-            if self.gan_type == "wgan-gp":
+            if ADVERSARIAL_LOSSES.get(self.gan_type).gradient_penalty:
                 alpha = keras.random.uniform((ops.shape(hr)[0], 1, 1, 1), seed=self.seed_gen)
                 gp = gradient_penalty(self.discriminator, hr, ops.cast(sr, hr.dtype), alpha)
             scaled = self._scaled(self.d_optimizer, loss_d + self.gp_weight * gp)

@@ -7,13 +7,14 @@ Adversarial losses take discriminator *logits* for real (HR) and fake (SR) batch
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_facesr.config import GAN_TYPES
+from keras_facesr.registry import ADVERSARIAL_LOSSES
 
 
 def _bce(logits, target: float):
@@ -21,30 +22,51 @@ def _bce(logits, target: float):
     return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
 
 
+@dataclass(frozen=True)
+class AdversarialLoss:
+    """One kind of GAN loss (``loss.gan``), registered in
+    ``keras_facesr.registry.ADVERSARIAL_LOSSES``: what the discriminator (critic) and the
+    generator minimise, given logits for real and fake batches, and how it is trained."""
+
+    d_loss: Callable  # (real, fake) -> scalar, gradient penalty excluded
+    g_loss: Callable  # (real, fake) -> scalar
+    gradient_penalty: bool = False  # WGAN-GP's penalty on the critic (weight loss.gp_weight)
+    weight_clipping: bool = False  # WGAN's clipping of the critic's weights (loss.clip_value)
+    critic: bool = False  # a Wasserstein critic: no normalisation layers, Adam betas (0.5, 0.9)
+
+    @property
+    def adam_betas(self) -> dict:
+        return dict(beta_1=0.5, beta_2=0.9) if self.critic else {}
+
+
+def _wasserstein_d(real, fake):
+    return ops.mean(fake) - ops.mean(real)
+
+
+def _wasserstein_g(real, fake):
+    return -ops.mean(fake)
+
+
+GAN = AdversarialLoss(lambda r, f: _bce(r, 1.0) + _bce(f, 0.0), lambda r, f: _bce(f, 1.0))
+RAGAN = AdversarialLoss(  # relativistic average (ESRGAN)
+    lambda r, f: 0.5 * (_bce(r - ops.mean(f), 1.0) + _bce(f - ops.mean(r), 0.0)),
+    lambda r, f: 0.5 * (_bce(r - ops.mean(f), 0.0) + _bce(f - ops.mean(r), 1.0)))
+WGAN = AdversarialLoss(_wasserstein_d, _wasserstein_g, weight_clipping=True, critic=True)
+WGAN_GP = AdversarialLoss(_wasserstein_d, _wasserstein_g, gradient_penalty=True, critic=True)
+HINGE = AdversarialLoss(lambda r, f: ops.mean(ops.relu(1.0 - r)) + ops.mean(ops.relu(1.0 + f)),
+                        _wasserstein_g)
+
+
 def discriminator_loss(gan_type: str, real, fake):
     """The discriminator's (critic's) loss to minimise, gradient penalty excluded."""
     real, fake = ops.cast(real, "float32"), ops.cast(fake, "float32")
-    if gan_type == "gan":
-        return _bce(real, 1.0) + _bce(fake, 0.0)
-    if gan_type == "ragan":
-        return 0.5 * (_bce(real - ops.mean(fake), 1.0) + _bce(fake - ops.mean(real), 0.0))
-    if gan_type in ("wgan", "wgan-gp"):
-        return ops.mean(fake) - ops.mean(real)
-    if gan_type == "hinge":
-        return ops.mean(ops.relu(1.0 - real)) + ops.mean(ops.relu(1.0 + fake))
-    raise ValueError(f"unknown gan type {gan_type!r} (one of {', '.join(GAN_TYPES)})")
+    return ADVERSARIAL_LOSSES.get(gan_type).d_loss(real, fake)
 
 
 def generator_adversarial_loss(gan_type: str, real, fake):
     """The generator's adversarial loss to minimise (``real`` matters only for ``ragan``)."""
     real, fake = ops.cast(real, "float32"), ops.cast(fake, "float32")
-    if gan_type == "gan":
-        return _bce(fake, 1.0)
-    if gan_type == "ragan":
-        return 0.5 * (_bce(real - ops.mean(fake), 0.0) + _bce(fake - ops.mean(real), 1.0))
-    if gan_type in ("wgan", "wgan-gp", "hinge"):
-        return -ops.mean(fake)
-    raise ValueError(f"unknown gan type {gan_type!r} (one of {', '.join(GAN_TYPES)})")
+    return ADVERSARIAL_LOSSES.get(gan_type).g_loss(real, fake)
 
 
 def gradient_penalty(critic: Callable, real: tf.Tensor, fake: tf.Tensor, alpha: tf.Tensor):

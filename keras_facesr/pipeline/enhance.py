@@ -15,12 +15,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.face.align import align_face, native_size
+from keras_facesr.face.detect import Detector, Face
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
-from keras_facesr.pipeline.align import align_face, native_size
-from keras_facesr.pipeline.detect import Face
 from keras_facesr.pipeline.fidelity import refine
 from keras_facesr.pipeline.paste import match_colour, paste_face
 from keras_facesr.pipeline.sr import SuperResolver
+from keras_facesr.registry import DETECTORS
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
 # Default threshold, as a multiple of the largest model input: on held-out faces shrunk to a
@@ -67,7 +68,8 @@ class EnhanceResult:
 
 
 def _as_resolvers(models) -> list[SuperResolver]:
-    from keras_facesr.pipeline.sr import KerasSR, bundled_models
+    from keras_facesr.models.info import bundled_models
+    from keras_facesr.pipeline.sr import KerasSR
 
     if models is None:
         models = bundled_models()
@@ -87,14 +89,15 @@ class FaceEnhancer:
     model input): faces at least this big are kept as they are. ``upscale``: the output frame
     is this many times larger (bicubic) and the SR faces are pasted at that size; at 1
     (default) the frame keeps its size, so an SR face can hold no more detail than the pixels
-    it replaces.
+    it replaces. ``detector``: a :class:`Detector`, or the name of one registered in
+    ``keras_facesr.registry.DETECTORS`` (default ``mtcnn``).
     """
 
     def __init__(
         self,
         models=None,
         threshold: float | None = None,
-        detector=None,
+        detector: Detector | str | None = None,
         min_confidence: float = 0.9,
         min_face: int = 12,
         colour_match: bool = True,
@@ -115,6 +118,8 @@ class FaceEnhancer:
         self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
         self.threshold = float(threshold if threshold is not None
                                else KEEP_FROM * self.models[-1].info.lr_size)
+        if isinstance(detector, str):
+            DETECTORS.get(detector)  # an unknown name fails here, not at the first image
         self._detector = detector
         self.min_confidence, self.min_face = min_confidence, min_face
         self.colour_match = colour_match
@@ -122,11 +127,12 @@ class FaceEnhancer:
         self.max_pixels = max_pixels
 
     @property
-    def detector(self):
-        if self._detector is None:
-            from keras_facesr.pipeline.detect import FaceDetector
-
-            self._detector = FaceDetector(self.min_confidence, self.min_face)
+    def detector(self) -> Detector:
+        """The face detector: the one given, else the registered one named (default MTCNN),
+        made on first use with ``min_confidence`` and ``min_face``."""
+        if self._detector is None or isinstance(self._detector, str):
+            factory = DETECTORS.get(self._detector or "mtcnn")
+            self._detector = factory(self.min_confidence, self.min_face)
         return self._detector
 
     def _output_frame(self, pixels: np.ndarray) -> np.ndarray:

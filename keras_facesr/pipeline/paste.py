@@ -11,7 +11,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from keras_facesr.pipeline.align import crop_bounds, invert
+from keras_facesr.face.align import crop_bounds, invert
 
 FEATHER = 0.08  # width of the soft edge, as a fraction of the crop side
 

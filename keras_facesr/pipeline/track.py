@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from keras_facesr.pipeline.detect import Detector, Face
+from keras_facesr.face.detect import Detector, Face
 
 KEY_INTERVAL = 10  # full detection every this many frames (and on cuts and lost tracks)
 SCENE_CUT = 40.0  # mean absolute grey-level change of a thumbnail that counts as a cut (0-255)

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import default_permissions
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")
@@ -23,7 +24,7 @@ FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv"
 LIVE_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
 
-class VideoReadError(ValueError):
+class VideoReadError(FaceSRError, ValueError):
     """A video cannot be opened or decoded; the message starts with the file name."""
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from keras_facesr.errors import FaceSRError
 from keras_facesr.templates import ARCFACE_TEMPLATE, CANONICAL_TEMPLATE
 
 # Input normalisations: image in [0, 1] -> network input = (x * scale - mean) / std (per channel).
@@ -33,7 +34,7 @@ NORMALISATIONS = {
 }
 
 
-class EncoderError(ValueError):
+class EncoderError(FaceSRError, ValueError):
     """An identity encoder cannot be found or loaded (the message says which and why)."""
 
 

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import default_permissions, write_bytes_atomic
 
 KEEP = 3
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(FaceSRError, RuntimeError):
     """A checkpoint is missing or does not match the model (the message names it)."""
 
 

@@ -31,11 +31,11 @@ from keras_facesr.data.pipeline import DataSplit, find_splits, pair_dataset, pre
 from keras_facesr.data.sources import DataSource
 from keras_facesr.images import default_permissions, write_bytes_atomic
 from keras_facesr.models.archs import build_discriminator, build_generator
-from keras_facesr.models.archs.discriminator import DEFAULT_NORMS
 from keras_facesr.models.gan import FaceSRGAN, LossWeights
+from keras_facesr.models.info import ModelInfo, write_model_info
 from keras_facesr.models.losses import VGGFeatures
-from keras_facesr.pipeline.sr import ModelInfo, write_model_info
 from keras_facesr.recognition.encoders import IdentityEncoder, available_encoders, get_encoder
+from keras_facesr.registry import ADVERSARIAL_LOSSES, DISCRIMINATORS
 from keras_facesr.train import callbacks as cb
 from keras_facesr.train.checkpoint import latest_checkpoint, load_checkpoint
 from keras_facesr.train.run import RunError
@@ -105,16 +105,17 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     """Generator, discriminator and FaceSRGAN, compiled with Adam optimizers."""
     m, t, loss = cfg.model, cfg.train, cfg.loss
     generator = build_generator(m.generator, m.scale, m.blocks, m.filters)
+    adversarial = ADVERSARIAL_LOSSES.get(loss.gan)
     norm = m.disc_norm
     if norm == "auto":
-        norm = "none" if loss.gan.startswith("wgan") else DEFAULT_NORMS[m.discriminator]
+        norm = "none" if adversarial.critic else DISCRIMINATORS.get(m.discriminator).default_norm
     disc_filters = m.disc_filters or (64 if m.generator == "srresnet" else 32)
     discriminator = build_discriminator(
-        t.hr_size, disc_filters, norm, clip_value=loss.clip_value if loss.gan == "wgan" else None,
-        kind=m.discriminator,
+        t.hr_size, disc_filters, norm,
+        clip_value=loss.clip_value if adversarial.weight_clipping else None, kind=m.discriminator,
     )
     gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
-    betas = dict(beta_1=0.5, beta_2=0.9) if loss.gan.startswith("wgan") else {}
+    betas = adversarial.adam_betas
     gan.compile(
         g_optimizer=keras.optimizers.Adam(t.g_lr, **betas),
         d_optimizer=keras.optimizers.Adam(t.d_lr, **betas),

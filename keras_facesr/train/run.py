@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from keras_facesr.config import Config, load_config
+from keras_facesr.errors import FaceSRError
 from keras_facesr.images import write_bytes_atomic
 from keras_facesr.train.checkpoint import latest_checkpoint
 
 
-class RunError(RuntimeError):
+class RunError(FaceSRError, RuntimeError):
     """The run cannot start or finish (the message says why)."""
 
 

@@ -2,14 +2,19 @@
 
 Both take HR-sized RGB in [0, 1] and return logits: one per image (``srgan``) or one per
 overlapping patch (``patch``; the adversarial losses average them). Registered by name in
-``DISCRIMINATORS``; a new one is a builder ``(hr_size, filters, norm, clip_value, name)`` plus
-``register_discriminator``.
+``keras_facesr.registry.DISCRIMINATORS`` as a :class:`DiscriminatorSpec`: a builder
+``(hr_size, filters, norm, clip_value, name)`` and the normalisation it takes by default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import keras
 from keras import ops
+
+from keras_facesr.registry import DISCRIMINATORS
 
 
 @keras.saving.register_keras_serializable(package="keras_facesr")
@@ -121,15 +126,17 @@ def build_patch_discriminator(
     return keras.Model(hr, logits, name=name)
 
 
-DISCRIMINATORS = {"srgan": build_srgan_discriminator, "patch": build_patch_discriminator}
-# The norm each takes when the config says "auto" (WGANs always get none: clipping / penalty).
-DEFAULT_NORMS = {"srgan": "batch", "patch": "spectral"}
+@dataclass(frozen=True)
+class DiscriminatorSpec:
+    """A discriminator kind: ``build(hr_size, filters, norm, clip_value, name)`` and the norm it
+    takes when the config says "auto" (Wasserstein critics always get none)."""
+
+    build: Callable[..., keras.Model]
+    default_norm: str = "spectral"
 
 
-def register_discriminator(name: str, builder, default_norm: str = "spectral") -> None:
-    """Make ``builder(hr_size, filters, norm, clip_value, name)`` usable as model.discriminator."""
-    DISCRIMINATORS[name] = builder
-    DEFAULT_NORMS[name] = default_norm
+SRGAN = DiscriminatorSpec(build_srgan_discriminator, "batch")
+PATCH = DiscriminatorSpec(build_patch_discriminator, "spectral")
 
 
 def build_discriminator(
@@ -140,7 +147,5 @@ def build_discriminator(
     name: str = "discriminator",
     kind: str = "srgan",
 ) -> keras.Model:
-    """The registered discriminator ``kind`` (``srgan`` or ``patch``)."""
-    if kind not in DISCRIMINATORS:
-        raise ValueError(f"unknown discriminator {kind!r} (one of {', '.join(DISCRIMINATORS)})")
-    return DISCRIMINATORS[kind](hr_size, filters, norm, clip_value, name)
+    """The registered discriminator ``kind`` (``srgan``, ``patch``, or one added by a plugin)."""
+    return DISCRIMINATORS.get(kind).build(hr_size, filters, norm, clip_value, name)

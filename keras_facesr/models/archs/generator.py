@@ -13,6 +13,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from keras_facesr.models.info import ModelFileError
+from keras_facesr.registry import GENERATORS
+
 GENERATOR_DEFAULTS = {
     # SRGAN (Ledig et al. 2017): 16 residual blocks of 64 filters, batch norm, 9x9 head/tail.
     "srresnet": dict(blocks=16, filters=64, batch_norm=True, outer_kernel=9, bilinear_skip=False),
@@ -45,15 +48,31 @@ class PixelShuffle(keras.layers.Layer):
 def build_generator(
     kind: str = "edge", scale: int = 4, blocks: int = 0, filters: int = 0, name: str | None = None
 ) -> keras.Model:
-    """A generator by kind (``edge`` or ``srresnet``); 0 keeps the kind's default size."""
-    if kind not in GENERATOR_DEFAULTS:
-        raise ValueError(f"unknown generator {kind!r} (one of {', '.join(GENERATOR_DEFAULTS)})")
+    """The generator registered as ``kind`` (``keras_facesr.registry.GENERATORS``: ``edge``,
+    ``srresnet``, or one added by a plugin); 0 keeps the kind's default size."""
+    builder = GENERATORS.get(kind)
     if scale not in (2, 4, 8):
         raise ValueError(f"scale {scale}: must be 2, 4 or 8")
+    return builder(scale, blocks, filters, name or f"{kind}_x{scale}")
+
+
+def _sized(kind: str, scale: int, blocks: int, filters: int, name: str | None) -> keras.Model:
     spec = dict(GENERATOR_DEFAULTS[kind])
     spec["blocks"] = blocks or spec["blocks"]
     spec["filters"] = filters or spec["filters"]
     return srresnet(scale=scale, name=name or f"{kind}_x{scale}", **spec)
+
+
+def edge(scale: int, blocks: int = 0, filters: int = 0, name: str | None = None) -> keras.Model:
+    """For phones and cameras: SRResNet's layout without batch norm, 3x3 kernels, residual
+    over bilinear (registered as ``edge``)."""
+    return _sized("edge", scale, blocks, filters, name)
+
+
+def srresnet_generator(scale: int, blocks: int = 0, filters: int = 0, name: str | None = None
+                       ) -> keras.Model:
+    """SRGAN's SRResNet (registered as ``srresnet``)."""
+    return _sized("srresnet", scale, blocks, filters, name)
 
 
 def srresnet(
@@ -109,4 +128,4 @@ def load_generator(path) -> keras.Model:
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001 - one clear line for any loader failure
-        raise ValueError(f"{path}: not a loadable Keras generator ({type(e).__name__}: {e})") from e
+        raise ModelFileError(f"{path}: not a loadable Keras generator ({type(e).__name__}: {e})") from e

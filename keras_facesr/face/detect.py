@@ -61,8 +61,8 @@ class FaceDetector:
         return sorted(faces, key=lambda f: -f.confidence)
 
     def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
-        """MTCNN's O-Net alone on face boxes: see :func:`keras_facesr.pipeline.mtcnn_steps.refine`."""
-        from keras_facesr.pipeline.mtcnn_steps import refine
+        """MTCNN's O-Net alone on face boxes: see :func:`keras_facesr.face.mtcnn_steps.refine`."""
+        from keras_facesr.face.mtcnn_steps import refine
 
         onet = self._mtcnn.get_stage(stage_id=3)._model
         return refine(rgb, boxes, lambda x: [np.asarray(o) for o in onet(x)])

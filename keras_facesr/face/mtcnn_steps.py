@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from keras_facesr.pipeline.detect import Face
+from keras_facesr.face.detect import Face
 
 
 def scale_pyramid(width: int, height: int, min_face_size: int, factor: float = 0.709,
