@@ -11,6 +11,7 @@ import click
 from keras_facesr import __version__
 from keras_facesr.config import RESIZE_METHODS
 from keras_facesr.errors import FaceSRError
+from keras_facesr.images import MAX_PIXELS
 from keras_facesr.pipeline.track import KEY_INTERVAL
 from keras_facesr.registry import DETECTORS, GENERATORS, Registry
 
@@ -169,7 +170,7 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
 @click.option("--detector", type=RegistryChoice(DETECTORS), default="mtcnn", show_default=True,
               help="Face detector (keras_facesr.registry.DETECTORS).")
 @_video_options
-@click.option("--max-pixels", default=100_000_000, show_default=True,
+@click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
@@ -449,7 +450,8 @@ def edge() -> None:
 @_video_options
 @click.option("--threads", default=2, show_default=True)
 @click.option("--cpu", is_flag=True, help="Do not try the GPU delegate.")
-@click.option("--max-pixels", default=100_000_000, show_default=True)
+@click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
+              help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project,
              save_crops, aligned, min_confidence, min_face, key_interval, max_fps, batch_size, threads,

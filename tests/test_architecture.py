@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "keras_facesr"
 # Stages in the order data flows; a module may import its own stage, earlier stages and the
 # shared modules, never a later stage (edge and cli sit at the end; evaluate measures models).
 STAGES = ["face", "data", "recognition", "models", "train", "pipeline", "edge", "export", "evaluate", "cli"]
-SHARED = {"config", "images", "packages", "registry", "templates", "__init__"}
+SHARED = {"config", "errors", "images", "packages", "registry", "templates", "__init__"}
 
 
 def _modules() -> dict[str, Path]:

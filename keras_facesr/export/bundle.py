@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_facesr.edge.bundle import BUNDLE_FORMAT, MULTI_BUNDLE_FORMAT  # one definition, read there
 from keras_facesr.errors import FaceSRError
 from keras_facesr.images import write_bytes_atomic
 
@@ -36,8 +37,6 @@ QUANTIZATIONS = ("fp32", "fp16", "dynamic", "int8")
 # PSNR(TFLite, Keras) floors on real faces, dB. fp32 is the bar; the others are set
 # below what `keras-facesr export` measured on the bundled models (see README, "Deploying").
 PARITY_FLOOR_DB = {"fp32": 45.0, "fp16": 40.0, "dynamic": 32.0, "int8": 26.0}
-BUNDLE_FORMAT = "keras-facesr-bundle/1"  # one generator (+ MTCNN)
-MULTI_BUNDLE_FORMAT = "keras-facesr-bundle/2"  # several generators, each in a sub-folder, + MTCNN
 
 
 class ExportError(FaceSRError, RuntimeError):
