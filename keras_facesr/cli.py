@@ -150,9 +150,10 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--output", required=True, type=click.Path(path_type=Path),
-              help="Output folder (inputs are never overwritten).")
-@click.option("--report", type=click.Path(path_type=Path),
+@click.option("--output", required=True, type=click.Path(),
+              help="Output folder (inputs are never overwritten; with --runner beam any Beam "
+                   "filesystem path, e.g. gs://bucket/out).")
+@click.option("--report", type=click.Path(),
               help="Write a JSON report: per image, each face's box, landmarks, size, path, timings.")
 @click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
               help="Generator .keras file (repeatable; default: the bundled models).")
@@ -172,13 +173,43 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
 @_video_options
 @click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
               help="Refuse larger images (decompression bombs).")
+@click.option("--runner", type=click.Choice(["local", "beam"]), default="local", show_default=True,
+              help="beam: run as an Apache Beam pipeline (needs the [beam] extra); inputs and "
+                   "--output may then be on any Beam filesystem (gs://, s3://).")
+@click.option("--beam-option", "beam_options", multiple=True,
+              help="A Beam pipeline option, e.g. --beam-option=--direct_num_workers=2 or "
+                   "--beam-option=--runner=DataflowRunner (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
             aligned, min_confidence, min_face, detector, key_interval, max_fps, batch_size, max_pixels,
-            quiet):
+            runner, beam_options, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr.pipeline.enhance import FaceEnhancer
+
+    if runner == "beam":
+        if save_crops:
+            _fail("--save-crops is not available with --runner beam")
+        for model in models:
+            if not model.is_file():
+                _fail(f"{model}: generator file not found")
+        from keras_facesr.pipeline import beam
+
+        result = beam.run(
+            list(inputs), output, report,
+            enhancer_options=dict(models=[str(m) for m in models] or None, threshold=threshold,
+                                  detector=detector, min_confidence=min_confidence,
+                                  min_face=min_face, max_pixels=max_pixels, upscale=upscale,
+                                  fidelity=fidelity, back_project=back_project),
+            run_options=dict(aligned=aligned, batch_size=batch_size, key_interval=key_interval),
+            beam_args=list(beam_options))
+        for record in result["inputs"]:
+            if record.get("status") not in ("ok", beam.SKIPPED):
+                click.echo(f"error: {record.get('error')}", err=True)
+        _summarise(result)
+        return
+    if beam_options:
+        _fail("--beam-option needs --runner beam")
 
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, detector, min_confidence=min_confidence,
@@ -208,7 +239,9 @@ def _summarise(result: dict) -> None:
     s = result["summary"]
     click.echo(f"{s['ok']} of {s['inputs']} inputs done in {s['seconds']:.1f} s: "
                f"{s['faces_super_resolved']} faces super-resolved, {s['faces_kept']} kept"
-               + (f"; {s['failed']} failed" if s["failed"] else ""))
+               + (f"; {s['skipped']} skipped (output exists)" if s.get("skipped") else "")
+               + (f"; {s['failed']} failed" if s["failed"] else "")
+               + (f" (listed in {result['dead_letter']})" if result.get("dead_letter") else ""))
     if s["failed"]:
         sys.exit(1)
 
