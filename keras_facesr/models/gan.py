@@ -157,6 +157,22 @@ class FaceSRGAN(keras.Model):
         losses["loss_g"] = total
         return total, losses
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (3.x, TF backend) builds a model before fit by reducing a distributed data batch
+        # across replicas; under MultiWorkerMirroredStrategy that reduce fails (a PerReplica value
+        # cannot become a tensor). Generator and discriminator are built when they are made and
+        # the optimizers on their first update, so there is nothing to build: skip it there.
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return
+        super()._maybe_symbolic_build(iterator, data_batch)
+
+    def _per_replica_logs(self, logs: dict) -> dict:
+        # Under MultiWorkerMirroredStrategy Keras reduces each log with a mean over axis 0, which a
+        # scalar does not have: give it one (the tracker's value, the same on every replica).
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
+
     def train_step(self, data):
         lr, hr = data
         logs = {}
@@ -181,7 +197,7 @@ class FaceSRGAN(keras.Model):
         logs.update(losses)
         for name, value in logs.items():
             self.trackers[name].update_state(value)
-        return {name: self.trackers[name].result() for name in logs}
+        return self._per_replica_logs({name: self.trackers[name].result() for name in logs})
 
     def make_test_function(self, force=False):
         # Validation is never XLA-compiled: its bicubic baseline (ResizeBicubic) has no XLA kernel.
@@ -201,7 +217,7 @@ class FaceSRGAN(keras.Model):
         v["ssim"].update_state(ssim(hr, sr))
         v["psnr_bicubic"].update_state(psnr(hr, bicubic))
         v["ssim_bicubic"].update_state(ssim(hr, bicubic))
-        return {name: t.result() for name, t in v.items()}
+        return self._per_replica_logs({name: t.result() for name, t in v.items()})
 
     def get_config(self):
         return {

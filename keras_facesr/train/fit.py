@@ -12,9 +12,11 @@ A run folder holds::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_facesr.config import Config, ConfigError
@@ -38,7 +41,7 @@ from keras_facesr.recognition.encoders import IdentityEncoder, available_encoder
 from keras_facesr.registry import ADVERSARIAL_LOSSES, DISCRIMINATORS
 from keras_facesr.train import callbacks as cb
 from keras_facesr.train.checkpoint import latest_checkpoint, load_checkpoint
-from keras_facesr.train.run import RunError
+from keras_facesr.train.run import RunError, is_chief
 
 
 def select_strategy(name: str) -> tf.distribute.Strategy:
@@ -188,6 +191,10 @@ def fit(
     with strategy.scope():
         encoder, content, weights, notes = resolve_losses(cfg)
         gan = build_gan(cfg, encoder, content, weights)
+    # Multi-worker: the chief writes the run; the others train in step with it but write into a
+    # temporary folder, removed at the end. All read checkpoints from ``output`` (shared storage).
+    chief = is_chief() or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    writes = output if chief else Path(tempfile.mkdtemp(prefix="keras-facesr-worker-"))
     state = {"step": 0, "epoch": 0, "seed": t.seed}
     ckpt = latest_checkpoint(output / "checkpoints") if resume else None
     if ckpt is None and t.init:
@@ -242,13 +249,13 @@ def fit(
 
     timer = cb.StepTimer()
     nan_guard = cb.NaNGuard()
-    checkpoint = cb.RunCheckpoint(output / "checkpoints", state)
+    checkpoint = cb.RunCheckpoint(writes / "checkpoints", state)
     common = [cb.StepBudget(t.steps), nan_guard, timer, checkpoint]
     if t.tensorboard:
-        common.append(keras.callbacks.TensorBoard(str(output / "logs"), update_freq="epoch"))
+        common.append(keras.callbacks.TensorBoard(str(writes / "logs"), update_freq="epoch"))
     if val_ds is not None and t.samples:
         lr, hr = next(iter(val_ds.unbatch().batch(t.samples)))
-        common.append(cb.SampleGrid(lr.numpy(), hr.numpy(), output / "samples", g.scale))
+        common.append(cb.SampleGrid(lr.numpy(), hr.numpy(), writes / "samples", g.scale))
     gan_only = []
     if t.loss_threshold > 0:
         gan_only.append(cb.LossThreshold(t.loss_threshold, t.loss_threshold_metric))
@@ -265,9 +272,9 @@ def fit(
     # One CSV per phase: their metrics differ, and a CSV keeps the header of its first row.
     phases = [
         (True, pre_epochs, [*common, keras.callbacks.CSVLogger(
-            str(output / "history_pretrain.csv"), append=True)]),
+            str(writes / "history_pretrain.csv"), append=True)]),
         (False, total_epochs, [*common, *gan_only, keras.callbacks.CSVLogger(
-            str(output / "history.csv"), append=True)]),
+            str(writes / "history.csv"), append=True)]),
     ]
     stopped = False
     for pretraining, end_epoch, callbacks in phases:
@@ -280,11 +287,18 @@ def fit(
             echo("phase 2: GAN training")
         gan.pretraining = pretraining
         gan.make_train_function(force=True)
-        gan.fit(
-            train_ds, epochs=end_epoch, initial_epoch=epoch, steps_per_epoch=t.steps_per_epoch,
-            validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks,
-            verbose=verbose, shuffle=False,
-        )
+        try:
+            gan.fit(
+                train_ds, epochs=end_epoch, initial_epoch=epoch, steps_per_epoch=t.steps_per_epoch,
+                validation_data=val_ds, validation_steps=val_steps, callbacks=callbacks,
+                verbose=verbose, shuffle=False,
+            )
+        except tf.errors.UnavailableError as e:  # a peer of a multi-worker run died
+            first = str(e).strip().splitlines()[0][:200]
+            raise RunError(
+                f"a worker of the multi-worker run is gone ({first}); restart every worker with "
+                f"--resume: training goes on from the last checkpoint in {output / 'checkpoints'}"
+            ) from None
         state["step"] = int(gan.g_optimizer.iterations.numpy())
         stopped = bool(gan.stop_training)
     if getattr(gan, "nan_detected", None):
@@ -293,8 +307,12 @@ def fit(
             f"{output / 'checkpoints'} (lower the learning rates and --resume)"
         )
 
-    save_generator(gan.generator, output / "generator.keras")
-    write_model_info(output / "generator.keras", ModelInfo(
+    weights_sha256 = hashlib.sha256(b"".join(
+        np.ascontiguousarray(w).tobytes() for w in gan.generator.get_weights())).hexdigest()
+    echo(f"generator weights sha256 {weights_sha256[:16]}"
+         + ("" if chief else f" (worker; the chief writes {output})"))
+    save_generator(gan.generator, writes / "generator.keras")
+    write_model_info(writes / "generator.keras", ModelInfo(
         name=output.resolve().name, scale=cfg.model.scale, lr_size=t.hr_size // cfg.model.scale,
         identity_encoder=encoder.name if encoder is not None and weights.identity > 0 else None))
     summary = {
@@ -306,10 +324,13 @@ def fit(
         "generator_parameters": gan.generator.count_params(),
         "loss_weights": asdict(weights),
         "generator": str(output / "generator.keras"),
+        "weights_sha256": weights_sha256,
     }
     if val_ds is not None:
         summary["validation"] = {k: float(v) for k, v in
                                  gan.evaluate(val_ds, steps=val_steps, verbose=0, return_dict=True).items()}
-    write_bytes_atomic(output / "summary.json", json.dumps(summary, indent=2).encode())
+    write_bytes_atomic(writes / "summary.json", json.dumps(summary, indent=2).encode())
+    if not chief:
+        shutil.rmtree(writes, ignore_errors=True)
     return summary
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from keras_facesr.config import Config, load_config
@@ -12,6 +14,21 @@ from keras_facesr.train.checkpoint import latest_checkpoint
 
 class RunError(FaceSRError, RuntimeError):
     """The run cannot start or finish (the message says why)."""
+
+
+def is_chief() -> bool:
+    """Whether this process writes the run: always, unless ``TF_CONFIG`` names another task the
+    chief (the "chief" task, else worker 0), as MultiWorkerMirroredStrategy does."""
+    try:
+        spec = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except json.JSONDecodeError as e:
+        raise RunError(f"TF_CONFIG is not valid JSON ({e})") from None
+    task, cluster = spec.get("task") or {}, spec.get("cluster") or {}
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
 def prepare_run(output: Path, config: str | None, overrides: list[str], resume: bool) -> Config:
@@ -26,6 +43,7 @@ def prepare_run(output: Path, config: str | None, overrides: list[str], resume: 
     if latest_checkpoint(output / "checkpoints") is not None:
         raise RunError(f"{output}: already holds a run; use --resume or another --output")
     cfg = load_config(config, overrides)
-    output.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(saved, cfg.to_toml().encode())
+    if is_chief():  # other workers of a multi-worker run read the chief's folder, never write it
+        output.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(saved, cfg.to_toml().encode())
     return cfg
