@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,6 +27,59 @@ def _quiet_tensorflow() -> None:
                    "'keras-facesr[train]' (on a device, `keras-facesr edge run BUNDLE ...` needs "
                    "only the [edge] install)", err=True)
         sys.exit(2)
+
+
+# Lines native libraries print around a command's own output (TensorFlow's C++ logging through
+# absl, CUDA probing on a machine without a GPU): hidden unless --verbose.
+_NATIVE_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
+    r"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] .*(cuInit|CUDA|cuda)"
+    r"|To enable the following instructions: .*rebuild TensorFlow"  # cpu_feature_guard's 2nd line
+    r"|WARNING:root:apitools not found)")
+_NOISE_PREFIX = re.compile(r"^(WARNING(:|$)|WARNING: |[IWE]\d{0,4}( |$))")
+
+
+def _filter_native_noise() -> None:
+    """Route file descriptor 2 through a thread that drops :data:`_NATIVE_NOISE` lines and passes
+    everything else on at once (progress bars too). Only for the real program's stderr: not
+    under a test runner that captured it."""
+    try:
+        if sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):
+        return
+    import atexit
+    import threading
+
+    original = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = b"".join(line + b"\n" for line in lines
+                           if not _NATIVE_NOISE.match(line.decode("utf-8", "replace")))
+            if pending and not _NOISE_PREFIX.match(pending.decode("utf-8", "replace")):
+                out, pending = out + pending, b""  # a partial line (a progress bar): now
+            if out:
+                os.write(original, out)
+        if pending and not _NATIVE_NOISE.match(pending.decode("utf-8", "replace")):
+            os.write(original, pending)
+
+    thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)
+    thread.start()
+
+    def restore() -> None:
+        sys.stderr.flush()
+        os.dup2(original, 2)  # closes the pipe's last write end: the pump drains and stops
+        thread.join(timeout=5)
+
+    atexit.register(restore)
 
 
 def _has_tensorflow() -> bool:
@@ -95,8 +149,14 @@ class _Main(click.Group):
 
 @click.group(cls=_Main)
 @click.version_option(__version__, prog_name="keras-facesr")
-def main() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also show TensorFlow's own log lines (hidden by default).")
+def main(verbose: bool) -> None:
     """Identity-preserving face super-resolution (Keras 3 / TensorFlow, TFLite export)."""
+    if verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    else:
+        _filter_native_noise()
 
 
 @main.command()

@@ -261,3 +261,12 @@ def test_upscale_pastes_faces_into_a_larger_frame_in_register(bilinear_model):
     np.testing.assert_array_equal(out[outside], reference[outside])
     with pytest.raises(ValueError, match="upscale"):
         FaceEnhancer(bilinear_model, upscale=0.5)
+
+
+def test_a_successful_run_prints_no_native_log_noise(tmp_path):
+    """TensorFlow's C++ logging (absl, CUDA probing) is hidden unless --verbose."""
+    proc = run_cli("enhance", str(SAMPLES / "astronaut.jpg"), "--output", str(tmp_path / "o"), "--quiet",
+                   env={"TF_CPP_MIN_LOG_LEVEL": "0"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr
+    assert proc.stdout.strip().startswith("1 of 1 inputs done")
