@@ -36,7 +36,9 @@ _NATIVE_NOISE = re.compile(
     r"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
     r"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] .*(cuInit|CUDA|cuda)"
     r"|To enable the following instructions: .*rebuild TensorFlow"  # cpu_feature_guard's 2nd line
-    r"|WARNING:root:apitools not found)")
+    r"|WARNING:root:apitools not found"
+    r"|\[[\w,]+ @ 0x[0-9a-f]+\] "  # FFmpeg inside OpenCV (e.g. "moov atom not found"): the file's
+    r"|\[ WARN:\S+\] global )")  # own error line says what went wrong; so do OpenCV's warnings
 _NOISE_PREFIX = re.compile(r"^(WARNING(:|$)|WARNING: |[IWE]\d{0,4}( |$))")
 
 
@@ -199,8 +201,10 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
         summary = fit(cfg, sources, output, resume=resume, echo=click.echo)
     except FileNotFoundError as e:
         _fail(str(e))
-    click.echo(f"stopped: {summary['stop_reason']} at step {summary['step']}; "
-               f"{summary['seconds_per_step']:.3f} s/step")
+    speeds = summary["seconds_per_step"]
+    names = {"pretraining": "pixel-loss pre-training", "gan": "GAN training"}
+    click.echo(f"stopped: {summary['stop_reason']} at step {summary['step']}; " + (", ".join(
+        f"{names[phase]} {seconds:.3f} s/step" for phase, seconds in speeds.items()) or "no timed step"))
     val = summary.get("validation")
     if val:
         click.echo(f"validation: PSNR {val['psnr']:.2f} dB (bicubic {val['psnr_bicubic']:.2f}), "

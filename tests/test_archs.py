@@ -54,8 +54,17 @@ def test_load_generator_errors_name_the_file(tmp_path):
         load_generator(tmp_path / "nope.keras")
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match="bad.keras"):
+    with pytest.raises(ValueError, match="bad.keras: not a .keras model .*not one"):
         load_generator(bad)
+    # Python code inside a model is refused, and said so: not "file not found", no config dump
+    import keras
+
+    inp = keras.Input((None, None, 3))
+    hostile = tmp_path / "hostile.keras"
+    keras.Model(inp, keras.layers.Lambda(lambda t: t * 2.0)(inp)).save(hostile)
+    with pytest.raises(ValueError, match="hostile.keras: refused: it holds Python code") as err:
+        load_generator(hostile)
+    assert "safe_mode=False" not in str(err.value) and len(str(err.value)) < 300
 
 
 @pytest.mark.parametrize("norm", ["batch", "spectral", "none"])

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -34,6 +35,9 @@ def test_fit_writes_a_complete_run_folder(image_dir, tmp_path):
     assert list((out / "samples").glob("step-*.png"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["step"] == 4 and "step budget" in summary["stop_reason"]
+    # s/step per phase: a GAN step costs more than a pixel step, so one median would mislead
+    assert set(summary["seconds_per_step"]) == {"pretraining", "gan"}
+    assert re.search(r"pixel-loss pre-training [\d.]+ s/step, GAN training [\d.]+ s/step", r.stdout)
     assert {"psnr", "psnr_bicubic", "ssim"} <= set(summary["validation"])
     g = load_generator(out / "generator.keras")
     assert g(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 32, 32, 3)

@@ -149,7 +149,8 @@ def parse_data_specs(specs: tuple[str, ...] | list[str]) -> list[DataSource]:
 
 
 def _is_flat_grey(rgb: np.ndarray) -> bool:
-    return int(np.ptp(rgb.astype(np.int16), axis=2).max()) <= 8
+    """Colourless and nearly uniform (a "no photo" placeholder), not merely a grey photo."""
+    return int(np.ptp(rgb.astype(np.int16), axis=2).max()) <= 8 and float(rgb.std()) < 4.0
 
 
 def fetch(
@@ -244,7 +245,10 @@ def align_folder(
     detector = FaceDetector(min_confidence=0.95, min_face=min_face)
     faces, failed = {}, {}
     echo(f"detecting and aligning faces in {len(files)} photos (MTCNN)...")
-    for path in files:
+    every = max(25, len(files) // 10)
+    for done, path in enumerate(files, 1):
+        if done % every == 0 and done < len(files):
+            echo(f"  {done} of {len(files)} photos")
         rel = str(path.relative_to(src))
         try:
             rgb = read_image(path)

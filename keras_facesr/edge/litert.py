@@ -50,7 +50,7 @@ def gpu_delegate(use_gpu: bool = True):
             ctypes.CDLL(name)
             delegate = load_delegate(name)
         except (ValueError, OSError, RuntimeError) as e:
-            errors.append(f"{name}: {str(e).splitlines()[0][:80]}")
+            errors.append(f"{name}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
             continue
         _say_once(f"edge: GPU delegate {name} loaded")
         return delegate

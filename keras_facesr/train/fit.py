@@ -247,10 +247,10 @@ def fit(
         if replicas > 1:
             val_steps = None  # a short last batch may leave a replica empty: run to exhaustion
 
-    timer = cb.StepTimer()
+    timers = {"pretraining": cb.StepTimer(), "gan": cb.StepTimer()}  # one per phase: they differ
     nan_guard = cb.NaNGuard()
     checkpoint = cb.RunCheckpoint(writes / "checkpoints", state)
-    common = [cb.StepBudget(t.steps), nan_guard, timer, checkpoint]
+    common = [cb.StepBudget(t.steps), nan_guard, checkpoint]
     if t.tensorboard:
         common.append(keras.callbacks.TensorBoard(str(writes / "logs"), update_freq="epoch"))
     if val_ds is not None and t.samples:
@@ -271,9 +271,9 @@ def fit(
     started = time.perf_counter()
     # One CSV per phase: their metrics differ, and a CSV keeps the header of its first row.
     phases = [
-        (True, pre_epochs, [*common, keras.callbacks.CSVLogger(
+        (True, pre_epochs, [*common, timers["pretraining"], keras.callbacks.CSVLogger(
             str(writes / "history_pretrain.csv"), append=True)]),
-        (False, total_epochs, [*common, *gan_only, keras.callbacks.CSVLogger(
+        (False, total_epochs, [*common, timers["gan"], *gan_only, keras.callbacks.CSVLogger(
             str(writes / "history.csv"), append=True)]),
     ]
     stopped = False
@@ -319,7 +319,8 @@ def fit(
         "step": int(gan.g_optimizer.iterations.numpy()),
         "stop_reason": gan.stop_reason or ("early stopping on val_psnr" if gan.stop_training
                                            else f"epoch budget ({total_epochs} epochs)"),
-        "seconds_per_step": timer.seconds_per_step,
+        "seconds_per_step": {phase: round(timer.seconds_per_step, 4)
+                             for phase, timer in timers.items() if timer.times},
         "wall_seconds": time.perf_counter() - started,
         "generator_parameters": gan.generator.count_params(),
         "loss_weights": asdict(weights),

@@ -8,6 +8,7 @@ Input and output are RGB in [0, 1].
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 
 import keras
@@ -125,7 +126,17 @@ def load_generator(path) -> keras.Model:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: generator file not found")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a .keras model (a .keras file is a zip archive; this "
+                             "file is not one)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as e:  # noqa: BLE001 - one clear line for any loader failure
-        raise ModelFileError(f"{path}: not a loadable Keras generator ({type(e).__name__}: {e})") from e
+        text = " ".join(str(e).split())
+        if "safe_mode" in text or "Lambda" in text:
+            raise ModelFileError(
+                f"{path}: refused: it holds Python code (a Lambda layer or a function reference), "
+                "which keras-facesr never loads (Keras safe mode, by design)") from None
+        if len(text) > 160:  # Keras may append the whole layer config: the first sentence says it
+            text = text.split(". ")[0][:160] + " ..."
+        raise ModelFileError(f"{path}: not a loadable Keras generator ({type(e).__name__}: {text})") from e
