@@ -90,3 +90,23 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_playable_output(tmp_path):
     assert not list(out.glob(".long.*"))  # no temporary file left behind
     first = next(iter(VideoReader(out / "long.avi")))
     assert first.shape == (360, 640, 3) and np.ptp(first) > 0
+
+
+def test_a_live_source_drops_frames_instead_of_falling_behind():
+    from keras_facesr.pipeline.video import Dropped, read_ahead
+
+    def camera(n: int):  # delivers frames far faster than the consumer below takes them
+        for k in range(n):
+            yield np.full((2, 2, 3), k, np.uint8)
+
+    dropped = Dropped()
+    seen = []
+    for frame in read_ahead(camera(40), live=True, dropped=dropped):
+        seen.append(int(frame[0, 0, 0]))
+        time.sleep(0.01)
+    assert seen == sorted(seen) and seen[-1] == 39  # in order, and the newest frame is never lost
+    assert dropped.count > 0 and len(seen) + dropped.count == 40
+    capped = Dropped()
+    kept = list(read_ahead(camera(40), live=True, max_fps=5, dropped=capped))
+    assert len(kept) < 40 and len(kept) + capped.count == 40
+    assert len(list(read_ahead(camera(10)))) == 10  # a file: every frame, none dropped
