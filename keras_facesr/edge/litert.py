@@ -50,7 +50,8 @@ def gpu_delegate(use_gpu: bool = True):
             ctypes.CDLL(name)
             delegate = load_delegate(name)
         except (ValueError, OSError, RuntimeError) as e:
-            errors.append(f"{name}: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+            reason = str(e).strip()
+            errors.append(f"{name}: {reason.splitlines()[0] if reason else type(e).__name__}")
             continue
         _say_once(f"edge: GPU delegate {name} loaded")
         return delegate

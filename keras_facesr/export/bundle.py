@@ -291,7 +291,13 @@ def export(
                     "bytes": len(data), "parity_psnr_db": round(psnr, 2), "gpu_compatible": compatible,
                     "gpu_summary": summary,
                 })
-    if tflite and include_mtcnn:
+    return _finish(output, manifest, failures, tflite and include_mtcnn, echo)
+
+
+def _finish(output: Path, manifest: dict, failures: list[str], mtcnn: bool,
+            echo: Callable[[str], None]) -> dict:
+    """MTCNN's files (if ``mtcnn``), then the manifest last; ExportError if a check failed."""
+    if mtcnn:
         echo("MTCNN P/R/O-Nets:")
         manifest["detector"] = export_mtcnn(output, echo)
     write_bytes_atomic(output / "manifest.json", json.dumps(manifest, indent=2).encode())
@@ -330,10 +336,4 @@ def export_many(
         except ExportError as e:
             failures.append(str(e))
     manifest = {"format": MULTI_BUNDLE_FORMAT, "generators": names, "detector": {}}
-    if tflite:
-        echo("MTCNN P/R/O-Nets:")
-        manifest["detector"] = export_mtcnn(output, echo)
-    write_bytes_atomic(output / "manifest.json", json.dumps(manifest, indent=2).encode())
-    if failures:
-        raise ExportError("; ".join(failures))
-    return manifest
+    return _finish(output, manifest, failures, tflite, echo)

@@ -41,6 +41,13 @@ def _beam():
     return beam
 
 
+def _filesystems():
+    """Beam's FileSystems (local paths, gs://, s3://, ...)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    return FileSystems
+
+
 def _is_remote(path: str) -> bool:
     return "://" in path
 
@@ -63,10 +70,8 @@ def plan_inputs(inputs: list[str], output: str, aligned: bool = False) -> tuple[
         errors += [{"input": str(src), "status": "error", "error": msg} for src, msg in problems]
     known = IMAGE_EXTENSIONS if aligned else IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
     for prefix in (p for p in inputs if _is_remote(p)):
-        from apache_beam.io.filesystems import FileSystems
-
         base = prefix.rstrip("/") + "/"
-        found = [m.path for r in FileSystems.match([base + "**"]) for m in r.metadata_list
+        found = [m.path for r in _filesystems().match([base + "**"]) for m in r.metadata_list
                  if os.path.splitext(m.path)[1].lower() in known]
         if not found:
             errors.append({"input": prefix, "status": "error",
@@ -83,18 +88,14 @@ def _join(root: str, rel: str) -> str:
 
 def _exists(path: str) -> bool:
     if _is_remote(path):
-        from apache_beam.io.filesystems import FileSystems
-
-        return FileSystems.exists(path)
+        return _filesystems().exists(path)
     return Path(path).is_file()
 
 
 def _put(local: Path, target: str) -> None:
     """Move a finished local file to ``target`` atomically."""
     if _is_remote(target):
-        from apache_beam.io.filesystems import FileSystems
-
-        with local.open("rb") as src, FileSystems.create(target) as dst:
+        with local.open("rb") as src, _filesystems().create(target) as dst:
             shutil.copyfileobj(src, dst)
         return
     target_path = Path(target)
@@ -127,11 +128,9 @@ class EnhanceFn:
             tmp = Path(tmp)
             source = item["input"]
             if _is_remote(source):
-                from apache_beam.io.filesystems import FileSystems
-
                 local = tmp / "in" / Path(item["rel"]).name
                 local.parent.mkdir(parents=True)
-                with FileSystems.open(source) as src, local.open("wb") as dst:
+                with _filesystems().open(source) as src, local.open("wb") as dst:
                     shutil.copyfileobj(src, dst)
                 source = str(local)
             errors: list[str] = []
@@ -182,9 +181,9 @@ def run(inputs: list[str], output: str, report: str | None = None,
     if failed:
         lines = "".join(f"{r['input']}\t{r.get('error', 'failed')}\n" for r in failed)
         _write_text(dead_letter, lines)
-    from keras_facesr.pipeline.jobs import _summary
+    from keras_facesr.pipeline.jobs import summarise
 
-    summary = _summary(records, time.perf_counter() - started)
+    summary = summarise(records, time.perf_counter() - started)
     summary.update(failed=len(failed), skipped=sum(r.get("status") == SKIPPED for r in records))
     result = {"runner": "beam", "inputs": records, "dead_letter": dead_letter if failed else None,
               "summary": summary}
@@ -195,9 +194,7 @@ def run(inputs: list[str], output: str, report: str | None = None,
 
 def _write_text(target: str, text: str) -> None:
     if _is_remote(target):
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.create(target) as f:
+        with _filesystems().create(target) as f:
             f.write(text.encode())
         return
     from keras_facesr.images import write_bytes_atomic

@@ -150,7 +150,7 @@ def run(
             "threshold": enhancer.threshold,
             "aligned": aligned,
             "inputs": entries,
-            "summary": _summary(entries, time.perf_counter() - started),
+            "summary": summarise(entries, time.perf_counter() - started),
         }
         if report:
             write_bytes_atomic(report, json.dumps(result, indent=2).encode())
@@ -241,11 +241,9 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
     frames, counts, tracks = [], {KEPT: 0, SUPER_RESOLVED: 0}, set()
     batch: list[np.ndarray] = []
     found: list[list] = []
-    done = [0]  # frames through the models so far
 
     def flush() -> None:
-        start = done[0]
-        done[0] += len(batch)
+        start = tracker.frame + 1 - len(batch)  # index of the batch's first frame
         for k, res in enumerate(enhancer.enhance_batch(batch, faces=found)):
             encoder.write(res.image)
             for stage, ms in res.timings_ms.items():
@@ -306,7 +304,8 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
     return entry
 
 
-def _summary(entries: list[dict], seconds: float) -> dict:
+def summarise(entries: list[dict], seconds: float) -> dict:
+    """The report's summary of its per-input entries."""
     ok = [e for e in entries if e.get("status") == "ok"]
     faces = [f for e in ok for f in e.get("faces", [])]
     return {
