@@ -318,8 +318,9 @@ def _summarise(result: dict) -> None:
               help="LFW-style pairs.txt (default: DATA/pairs.txt).")
 @click.option("--scale", type=click.Choice(["2", "4", "8"]), help="Default: the model's, else 4.")
 @click.option("--hr-size", type=int, help="HR face side in px. Default: the model's, else 128.")
-@click.option("--degradation", "resize", default="bilinear", show_default=True,
-              type=click.Choice(RESIZE_METHODS), help="Downscaling method.")
+@click.option("--degradation", "resize", type=click.Choice(RESIZE_METHODS),
+              help="Downscaling method. Default: the degradation the model was trained on "
+                   "(what `fit` validated with), else bilinear.")
 @click.option("--judge", default="auto", show_default=True,
               help="Identity encoder for id_cosine/verification; auto = one the models were NOT "
                    "trained with; 'none' to skip.")

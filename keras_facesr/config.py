@@ -60,6 +60,9 @@ class DegradeConfig:
     blur_radius: float = 2.0
     noise: float = 0.0  # max Gaussian noise std on [0, 1] images; 0 disables
     jpeg_quality: list[int] = field(default_factory=list)  # [low, high]; empty disables
+    # [low, high]: each face recorded at a random size in px, then resampled to the model's
+    # input as alignment does (faces the pipeline routes to a model are not all its input size)
+    native_size: list[int] = field(default_factory=list)
     # HR-side augmentations (keras_facesr.data.augment), shared by LR and HR; 0 disables each.
     jitter: float = 0.0  # framing error: shift/scale up to this fraction, rotation up to 2x rad
     grey: float = 0.0  # probability of a grey face
@@ -80,6 +83,9 @@ class DegradeConfig:
         for key in ("jitter", "grey", "gamma", "contrast"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ConfigError(f"degrade.{key} = {getattr(self, key)!r}: must be in [0, 1]")
+        n = self.native_size
+        if n and (len(n) != 2 or not 4 <= n[0] <= n[1] <= 1024):
+            raise ConfigError(f"degrade.native_size = {n!r}: must be [low, high] px with 4 <= low <= high")
         q = self.jpeg_quality
         if q and (len(q) != 2 or not 1 <= q[0] <= q[1] <= 100):
             raise ConfigError(

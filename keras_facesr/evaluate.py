@@ -23,8 +23,15 @@ import cv2
 import numpy as np
 
 from keras_facesr.errors import FaceSRError
-from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
-from keras_facesr.pipeline.fidelity import refine, upscale_bicubic
+from keras_facesr.images import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    centre_square,
+    list_images,
+    read_image,
+    upscale_bicubic,
+)
+from keras_facesr.pipeline.fidelity import refine
 
 FAR = 1e-2
 # Distances at which the judge calls two faces different people (its authors' thresholds).
@@ -183,11 +190,8 @@ def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable
         except ImageReadError as e:
             echo(f"warning: skipped {e}")
             continue
-        if aligned:
-            side = min(rgb.shape[:2])
-            y, x = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
-            interp = cv2.INTER_AREA if side > hr_size else cv2.INTER_CUBIC
-            crop = cv2.resize(rgb[y : y + side, x : x + side], (hr_size, hr_size), interpolation=interp)
+        if aligned:  # as `fit` takes its held-out faces (data.pipeline.heldout_dataset)
+            crop = centre_square(rgb, hr_size)
         else:
             if detector is None:
                 from keras_facesr.face.detect import FaceDetector
@@ -212,7 +216,7 @@ def evaluate(
     models: list[Path] = (),
     scale: int | None = None,
     hr_size: int | None = None,
-    resize: str = "bilinear",
+    resize: str | None = None,
     judge: str | None = "auto",
     pairs: Path | None = None,
     aligned: bool = False,
@@ -231,10 +235,9 @@ def evaluate(
     ``fidelity``, one row each) and ``back_project`` steps. ``jitter`` misframes every face by a
     seeded similarity warp (shift/scale up to this fraction of the side, rotation up to twice
     it in radians), as crops from other tools or MTCNN on tiny faces are framed."""
-    import tensorflow as tf
 
     from keras_facesr.data.degrade import Degradation
-    from keras_facesr.data.pipeline import split_files
+    from keras_facesr.data.pipeline import heldout_lr, split_files
     from keras_facesr.models.gan import psnr, ssim
     from keras_facesr.pipeline.sr import KerasSR
     from keras_facesr.recognition import encoders
@@ -270,9 +273,12 @@ def evaluate(
     judge_name = _choose_judge(judge, trained_with)
     encoder = encoders.get_encoder(judge_name) if judge_name else None
 
-    degradation = Degradation(scale, resize=[resize])
-    lr = np.stack([degradation(tf.constant(h), tf.constant([7, k], tf.int64)).numpy()
-                   for k, h in enumerate(hr)])
+    # the model's training degradation unless one is named: then `--split val` gives the
+    # held-out figures `fit` printed (the same faces, LR, bicubic and PSNR: data.pipeline)
+    trained_on = infos[0].degradation if infos and resize is None else None
+    degradation = (Degradation.from_dict(trained_on, scale) if trained_on
+                   else Degradation(scale, resize=[resize or "bilinear"]))
+    lr = heldout_lr(hr, faceset.files, degradation)
     # the same bicubic enlargement as the pipeline's frames and its fidelity blend (OpenCV), so
     # a model at fidelity 0 is exactly this row
     outputs = {"hr": hr, "bicubic": upscale_bicubic(lr, (hr_size, hr_size))}

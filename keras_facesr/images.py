@@ -240,6 +240,27 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         raise
 
 
+def centre_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The centred square of an aligned face photo at ``size`` px (area averaging when it
+    shrinks, bicubic when it grows): how held-out faces are taken, in ``fit`` and ``evaluate``."""
+    side = min(rgb.shape[:2])
+    y, x = (rgb.shape[0] - side) // 2, (rgb.shape[1] - side) // 2
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(rgb[y : y + side, x : x + side], (size, size), interpolation=interp)
+
+
+def upscale_bicubic(lr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, h, w, C) -> (N, H, W, C) bicubic, clipped to [0, 1]; ``size`` is (H, W)."""
+    out = [cv2.resize(face, (size[1], size[0]), interpolation=cv2.INTER_CUBIC) for face in lr]
+    return np.clip(np.stack(out).reshape(len(lr), size[0], size[1], -1), 0.0, 1.0)
+
+
+def downscale_area(sr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(N, H, W, C) -> (N, h, w, C) by area averaging (how a sensor records a small face)."""
+    out = [cv2.resize(face, (size[1], size[0]), interpolation=cv2.INTER_AREA) for face in sr]
+    return np.stack(out).reshape(len(sr), size[0], size[1], -1)
+
+
 def tile(rows: Iterator[list[np.ndarray]] | list[list[np.ndarray]], pad: int = 2) -> np.ndarray:
     """Lay out equally sized RGB uint8 images as a grid (for sample sheets)."""
     rows = [list(r) for r in rows]

@@ -5,6 +5,7 @@
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
+#   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: the shipped x4 on every face size)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -43,6 +44,18 @@ train_scale() {
     fi
   done
 }
+# fit_run OUT STEPS ARGS...: a fine-tuning run to STEPS steps; a started run resumes (its
+# config.toml holds every setting; ARGS' first four, the --data options, are given again), a
+# finished one is skipped.
+fit_run() {
+  local out=$1 steps=$2; shift 2
+  if [ -f "$out/config.toml" ]; then
+    [ -f "$out/generator.keras" ] && [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -ge "$steps" ] && return
+    keras-facesr fit "${@:1:4}" --output "$out" --resume --steps "$steps"
+  else
+    keras-facesr fit "$@" --output "$out" --steps "$steps"
+  fi
+}
 # Second phase at g_lr 1e-4: at 5e-4 (the pre-training rate) the x4 identity run drifted
 # (val PSNR 29.9 -> 28.7 dB) and, before the identity loss judged clipped images, x8 diverged.
 # x8 with lambda_1 = 0.1 ended below bicubic's val PSNR (22.03 vs 22.34 dB) as SFace's loss kept
@@ -68,13 +81,8 @@ stage2_scale() {
   for variant in v2 v2-pixel; do
     local out="$RUNS/x$scale-$variant" weight=$identity
     [ "$variant" = v2-pixel ] && weight=0
-    if [ -f "$out/config.toml" ]; then
-      [ -f "$out/generator.keras" ] && [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -ge "$STAGE2" ] && continue
-      keras-facesr fit "${stage2[@]:0:4}" --output "$out" --resume --steps "$STAGE2"
-    else
-      keras-facesr fit "${stage2[@]}" --scale "$scale" --output "$out" --steps "$STAGE2" \
-        --set loss.identity="$weight" --set train.init="\"$init\""
-    fi
+    fit_run "$out" "$STAGE2" "${stage2[@]}" --scale "$scale" --set loss.identity="$weight" \
+      --set train.init="\"$init\""
   done
 }
 # Stage 2, "clean" variant: the same fine-tuning without the camera-noise degradations and
@@ -87,13 +95,21 @@ clean=(--data nba --data faces:2 --batch-size 16 --generator edge --set train.hr
        --set train.samples=4 --set degrade.resize='["area", "bilinear"]' --set degrade.antialias=false
        --set degrade.jitter=0.08 --set degrade.grey=0.15 --set degrade.gamma=0.3 --set degrade.contrast=0.2)
 clean_scale() {
-  local scale=$1 init=$2 out="$RUNS/x$1-v2-clean"
-  if [ -f "$out/config.toml" ]; then
-    [ -f "$out/generator.keras" ] || keras-facesr fit "${clean[@]:0:4}" --output "$out" --resume --steps "$STAGE2"
-  else
-    keras-facesr fit "${clean[@]}" --scale "$scale" --output "$out" --steps "$STAGE2" --set train.init="\"$init\""
-  fi
+  fit_run "$RUNS/x$1-v2-clean" "$STAGE2" "${clean[@]}" --scale "$1" --set train.init="\"$2\""
 }
+# Stage 3 ("sizes"): the shipped model fine-tuned with the "clean" recipe on faces recorded at
+# every native size the pipeline routes to it (x4: 18-35 px), resampled to its input as
+# alignment does (degrade.native_size): a 21 px face reaches the x4 model as a 32 px crop
+# softer than any 128 -> 32 downscale it had seen.
+STAGE3=${STAGE3_STEPS:-1500}
+sizes_scale() {
+  fit_run "$RUNS/x$1-v3-sizes" "$STAGE3" "${clean[@]}" --scale "$1" --set train.init="\"$2\"" \
+    --set degrade.native_size="$3"
+}
+if [ -n "${STAGE3_ONLY:-}" ]; then
+  sizes_scale 4 "${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}" "[18, 35]"
+  exit
+fi
 if [ -z "${STAGE2_ONLY:-}" ]; then
   train_scale 8 0.03 1e-4 &
   train_scale 4 0.1 1e-4 &

@@ -29,6 +29,7 @@ def test_toml_file_and_overrides(tmp_path):
         ("train.steps=fast", "train.steps = 'fast'"),
         ("train.hr_size=102", "train.hr_size = 102"),
         ("degrade.jpeg_quality=[90, 10]", "degrade.jpeg_quality"),
+        ("degrade.native_size=[30, 20]", "degrade.native_size"),
     ],
 )
 def test_errors_name_key_and_value(override, message):

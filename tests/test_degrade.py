@@ -83,3 +83,21 @@ def test_jpeg_changes_pixels_and_noise_has_requested_std():
 def test_unknown_method_is_rejected():
     with pytest.raises(ValueError, match="nearest"):
         degrade.Degradation(resize=["nearest"])
+
+
+def test_native_size_records_the_face_smaller_then_resamples_it_as_alignment_does():
+    rng = np.random.default_rng(4)
+    hr = tf.constant(rng.random((128, 128, 3)).astype(np.float32))
+    # recorded at the model's input size: exactly the plain downscale
+    same = degrade.resample_via(hr, tf.constant(32), 32, "area").numpy()
+    np.testing.assert_allclose(same, degrade.downscale(hr, 4, "area").numpy(), atol=1e-6)
+    # a 16 px face enlarged to the 32 px input holds less detail than a 32 px one
+    small = degrade.resample_via(hr, tf.constant(16), 32, "area").numpy()
+    assert small.shape == (32, 32, 3)
+    assert np.abs(np.diff(small, axis=1)).mean() < 0.6 * np.abs(np.diff(same, axis=1)).mean()
+    d = degrade.Degradation(4, resize=["area", "bilinear"], native_size=[18, 35])
+    draws = [d(hr, tf.constant([0, k], tf.int64)).numpy() for k in range(6)]
+    assert all(x.shape == (32, 32, 3) for x in draws)
+    assert len({round(float(np.abs(np.diff(x, axis=0)).mean()), 5) for x in draws}) > 3  # sizes vary
+    np.testing.assert_array_equal(draws[2], d(hr, tf.constant([0, 2], tf.int64)).numpy())  # seeded
+    assert degrade.Degradation.from_dict(d.to_config(), 4).to_config() == d.to_config()

@@ -201,16 +201,16 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
         return name.split(" (")[0] if name else None  # "facesr-edge-x4 (dynamic)"
 
     enhancer = FaceEnhancer()
-    # a photo: MTCNN finds faces of 22 px and up (native), which the x4 model takes
+    # a photo: MTCNN finds faces of 21 px and up (native); x4 takes those below 28 px
     faces = edge_run(str(SAMPLES / "solvay_1927_small.jpg"))[0]["faces"]
     reference = enhancer.enhance(read_picture(SAMPLES / "solvay_1927_small.jpg")).faces
     assert len(faces) == len(reference) >= 25
     for face in faces:
         ref = min(reference, key=lambda f: abs(f.box[0] - face["box"][0]) + abs(f.box[1] - face["box"][1]))
         assert base(face["model"]) == ref.model
-    # aligned crops: 16 px goes to x8, 28 px to x4, in both pipelines
+    # aligned crops: 16 px goes to x8, 24 px to x4, in both pipelines
     crops = read_picture(SAMPLES / "astronaut.jpg").pixels[20:260, 150:390]
-    for side in (16, 28):
+    for side in (16, 24):
         write_image(tmp_path / "crops" / f"{side}.png",
                     cv2.resize(crops, (side, side), interpolation=cv2.INTER_AREA))
     entries = edge_run(str(tmp_path / "crops"), "--aligned")

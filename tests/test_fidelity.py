@@ -10,9 +10,10 @@ import pytest
 from test_enhance import _FixedDetector, _landmarks, _scene
 
 from keras_facesr.face.detect import Face
+from keras_facesr.images import downscale_area, upscale_bicubic
 from keras_facesr.models.info import ModelInfo, info_from_dict, read_model_info, write_model_info
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
-from keras_facesr.pipeline.fidelity import back_project, blend, downscale_area, upscale_bicubic
+from keras_facesr.pipeline.fidelity import back_project, blend
 
 
 def _faces(seed=0):

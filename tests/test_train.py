@@ -23,7 +23,9 @@ TINY = ["--set", "train.hr_size=32", "--set", "model.disc_filters=4", "--set", "
 def test_fit_writes_a_complete_run_folder(image_dir, tmp_path):
     out = tmp_path / "run"
     r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", "4",
-                "--set", "train.steps_per_epoch=2", "--set", "train.pretrain_steps=2", *TINY)
+                "--set", "train.steps_per_epoch=2", "--set", "train.pretrain_steps=2",
+                "--set", 'degrade.resize=["area", "bilinear"]', "--set", "degrade.noise=0.05",
+                "--set", "data.val_fraction=0.3", *TINY)
     assert r.returncode == 0, r.stderr
     assert "resolved configuration" in r.stdout and "phase 2: GAN training" in r.stdout
     for name in ("config.toml", "history_pretrain.csv", "history.csv", "summary.json",
@@ -41,6 +43,17 @@ def test_fit_writes_a_complete_run_folder(image_dir, tmp_path):
     assert {"psnr", "psnr_bicubic", "ssim"} <= set(summary["validation"])
     g = load_generator(out / "generator.keras")
     assert g(np.zeros((1, 8, 8, 3), np.float32)).shape == (1, 32, 32, 3)
+    # one definition of the held-out figures: `evaluate --split val` on the run's model (its
+    # training degradation by default, random draws seeded by file name) prints fit's numbers
+    ev = run_cli("evaluate", str(image_dir), "--aligned", "--split", "val", "--val-fraction", "0.3",
+                 "--model", str(out / "generator.keras"), "--judge", "none",
+                 "--json", str(tmp_path / "e.json"))
+    assert ev.returncode == 0, ev.stderr
+    rows = json.loads((tmp_path / "e.json").read_text())["methods"]
+    val = summary["validation"]
+    assert rows["bicubic"]["psnr"] == pytest.approx(val["psnr_bicubic"], abs=1e-3)
+    assert rows["run"]["psnr"] == pytest.approx(val["psnr"], abs=1e-3)
+    assert rows["run"]["ssim"] == pytest.approx(val["ssim"], abs=1e-4)
     # A second fit into the same folder refuses instead of overwriting the run.
     again = run_cli("fit", "--data", str(image_dir), "--output", str(out), *TINY)
     assert again.returncode == 1 and "--resume" in again.stderr

@@ -114,11 +114,30 @@ def jpeg(image: tf.Tensor, quality: tf.Tensor | int) -> tf.Tensor:
     return tf.image.adjust_jpeg_quality(image, quality)
 
 
+def resample_via(image: tf.Tensor, native: tf.Tensor, size: int, method: str = "bilinear",
+                 antialias: bool = False) -> tf.Tensor:
+    """A face recorded at ``native`` px, then resampled to ``size`` px as alignment does.
+
+    The camera records the face at its own size (``method``); the pipeline's alignment
+    (``face.align``) then enlarges a smaller face to the model's input with bicubic
+    interpolation, or shrinks a larger one by area averaging. So a 21 px face reaches the x4
+    model as a 32 px crop softer than any 128 -> 32 downscale."""
+    recorded = tf.image.resize(image, tf.stack([native, native]), method=RESIZE[method],
+                               antialias=antialias)
+    out = tf.cond(native < size,
+                  lambda: tf.image.resize(recorded, [size, size], method=RESIZE["bicubic"]),
+                  lambda: tf.image.resize(recorded, [size, size], method=RESIZE["area"]))
+    return tf.clip_by_value(out, 0.0, 1.0)
+
+
 class Degradation:
     """A configured HR -> LR degradation: blur, downscale, noise, JPEG (in that order).
 
     ``resize`` and ``blur`` may list several options; each sample draws one of them.
-    Called on one (H, W, C) image with a shape-[2] seed.
+    ``native_size`` = (low, high) records each face at a random size in that range (px) and
+    resamples it to the LR size as the pipeline's alignment does (:func:`resample_via`), so a
+    model is trained on every face size it is routed. Called on one (H, W, C) image with a
+    shape-[2] seed.
     """
 
     def __init__(
@@ -130,8 +149,10 @@ class Degradation:
         blur_radius: float = 2.0,
         noise: float = 0.0,
         jpeg_quality: Sequence[int] = (),
+        native_size: Sequence[int] = (),
     ):
         self.scale = scale
+        self.native_size = list(native_size)
         self.resize = list(resize)
         self.antialias = antialias
         self.blur = list(blur)
@@ -155,7 +176,19 @@ class Degradation:
             blur_radius=degrade_cfg.blur_radius,
             noise=degrade_cfg.noise,
             jpeg_quality=degrade_cfg.jpeg_quality,
+            native_size=degrade_cfg.native_size,
         )
+
+    def to_config(self) -> dict:
+        """The ``degrade`` config keys that define it (JSON-able; :meth:`from_dict` reads it)."""
+        return {"resize": self.resize, "antialias": self.antialias, "blur": self.blur,
+                "blur_radius": self.blur_radius, "noise": self.noise,
+                "jpeg_quality": self.jpeg_quality, "native_size": self.native_size}
+
+    @classmethod
+    def from_dict(cls, raw: dict, scale: int) -> Degradation:
+        """From :meth:`to_config`'s form (a model's sidecar); unknown keys are an error."""
+        return cls(scale=scale, **raw)
 
     def _choose(self, options: list, seed: tf.Tensor, fn) -> tf.Tensor:
         if len(options) == 1:
@@ -177,9 +210,19 @@ class Degradation:
             return blur(hr, KERNELS[kind](self.blur_radius))
 
         x = self._choose(self.blur, seeds[0], do_blur)
-        x = self._choose(
-            self.resize, seeds[1], lambda m: downscale(x, self.scale, m, self.antialias)
-        )
+        if self.native_size:  # the native size from the blur draw's seed (unused by other kinds)
+            low, high = self.native_size
+            native = tf.random.stateless_uniform([], tf.random.experimental.stateless_split(seeds[0], 2)[1],
+                                                 low, high + 1, dtype=tf.int32)
+            size = hr.shape[-2] // self.scale
+
+            def down(m: str) -> tf.Tensor:
+                return resample_via(x, native, size, m, self.antialias)
+        else:
+            def down(m: str) -> tf.Tensor:
+                return downscale(x, self.scale, m, self.antialias)
+
+        x = self._choose(self.resize, seeds[1], down)
         if self.noise > 0:
             sigma = tf.random.stateless_uniform([], seeds[2], 0.0, self.noise)
             x = add_noise(x, sigma, seeds[3])
@@ -194,6 +237,9 @@ class Degradation:
         if self.blur != ["none"]:
             parts.append(f"blur {'/'.join(self.blur)} r={self.blur_radius}")
         parts.append(f"{'/'.join(self.resize)} x{self.scale}" + (" (antialias)" * self.antialias))
+        if self.native_size:
+            parts.append(f"faces recorded at {self.native_size[0]}-{self.native_size[1]} px, "
+                         "then resampled to the model's input")
         if self.noise:
             parts.append(f"noise sigma<={self.noise}")
         if self.jpeg_quality:

@@ -15,7 +15,7 @@ from keras_facesr.data.augment import Augmentation
 from keras_facesr.data.degrade import Degradation
 from keras_facesr.data.sources import DataSource
 from keras_facesr.errors import FaceSRError
-from keras_facesr.images import ImageReadError, list_images, read_image
+from keras_facesr.images import ImageReadError, centre_square, list_images, read_image, upscale_bicubic
 
 # Decoded images are cached in memory when the files add up to less than this.
 CACHE_BYTES = 512 * 2**20
@@ -219,3 +219,62 @@ def pair_dataset(
     if not training:
         ds = ds.cache()
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# Held-out faces: one definition for `fit`'s validation and `evaluate`, so both print the same
+# PSNR for the same model, faces and degradation. The HR face is the centred square of the
+# (aligned) photo (``images.centre_square``); the LR face is the degradation of it with a seed
+# from the file's name (not its position in a list); bicubic is OpenCV's, the enlargement the
+# pipeline pastes into and blends with.
+HELDOUT_SEED = 7
+
+
+def face_seed(path: tf.Tensor) -> tf.Tensor:
+    """The degradation seed of a held-out face: from its file name, the same wherever it lies."""
+    name = tf.strings.split(path, "/")[-1]
+    return tf.stack([tf.constant(HELDOUT_SEED, tf.int64),
+                     tf.strings.to_hash_bucket_fast(name, 2**62)])
+
+
+def heldout_lr(hr: np.ndarray, files: list[Path], degradation: Degradation) -> np.ndarray:
+    """(N, lr, lr, 3) held-out LR faces of the HR faces (float32 [0, 1]) read from ``files``."""
+    return np.stack([degradation(tf.constant(h), face_seed(tf.constant(Path(f).name))).numpy()
+                     for h, f in zip(hr, files, strict=True)])
+
+
+def _heldout_hr(image: np.ndarray, size: int) -> np.ndarray:
+    return centre_square(image, int(size)).astype(np.float32) / 255.0
+
+
+def _bicubic(lr: np.ndarray, size: int) -> np.ndarray:
+    return upscale_bicubic(lr[None], (int(size), int(size)))[0].astype(np.float32)
+
+
+def heldout_dataset(files: list[Path], degradation: Degradation, hr_size: int,
+                    crop: str = "full") -> tf.data.Dataset:
+    """Unbatched (LR, HR, bicubic) held-out triples, as ``evaluate --aligned`` computes them.
+
+    ``crop = "random"`` (training on windows of larger images) takes the centred window."""
+    side = hr_size // degradation.scale
+    paths = tf.data.Dataset.from_tensor_slices([str(f) for f in files])
+
+    def load(path):
+        image, ok = tf.numpy_function(_load, [path], [tf.uint8, tf.bool], stateful=False)
+        return path, image, ok
+
+    def triple(path, image, ok):
+        if crop == "full":
+            hr = tf.numpy_function(_heldout_hr, [image, hr_size], tf.float32, stateful=False)
+        else:
+            image.set_shape([None, None, 3])
+            hr = crop_hr(image, hr_size, crop, None)
+        hr.set_shape([hr_size, hr_size, 3])
+        lr = degradation(hr, face_seed(path))
+        lr.set_shape([side, side, 3])
+        bicubic = tf.numpy_function(_bicubic, [lr, hr_size], tf.float32, stateful=False)
+        bicubic.set_shape([hr_size, hr_size, 3])
+        return lr, hr, bicubic
+
+    ds = paths.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.filter(lambda path, image, ok: ok)
+    return ds.map(triple, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -208,10 +208,14 @@ class FaceSRGAN(keras.Model):
             self.jit_compile = jit
 
     def test_step(self, data):
-        lr, hr = data
+        """(LR, HR) or (LR, HR, bicubic) batches: ``fit`` gives the held-out bicubic faces
+        (OpenCV's, as ``evaluate`` computes them); without them TF's bicubic is used."""
+        lr, hr, *given = data
         sr = ops.clip(self.generator(lr, training=False), 0.0, 1.0)
-        size = ops.shape(hr)[1:3]
-        bicubic = ops.clip(ops.image.resize(lr, size, interpolation="bicubic"), 0.0, 1.0)
+        if given:
+            bicubic = given[0]
+        else:
+            bicubic = ops.clip(ops.image.resize(lr, ops.shape(hr)[1:3], interpolation="bicubic"), 0.0, 1.0)
         v = self.val_trackers
         v["psnr"].update_state(psnr(hr, sr))
         v["ssim"].update_state(ssim(hr, sr))

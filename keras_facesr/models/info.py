@@ -31,6 +31,9 @@ class ModelInfo:
     # Measured defaults for the pipeline (benchmarks/face_size_sweep.py on held-out sets):
     fidelity: float = 1.0  # blend toward bicubic: 1 = the generator's face, 0 = bicubic
     face_sizes: tuple[float, float] | None = None  # native face sizes (px) it beats bicubic on
+    # the HR -> LR degradation it was trained on (config `degrade` keys); `evaluate` uses it
+    # when no --degradation is given, so its held-out PSNR is the one `fit` printed
+    degradation: dict | None = None
 
     @property
     def hr_size(self) -> int:
@@ -72,7 +75,8 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
     fields = dict(name=str(raw["name"]), scale=int(raw["scale"]), lr_size=int(raw["lr_size"]),
                   template=str(raw.get("template", "canonical")),
                   identity_encoder=raw.get("identity_encoder"), fidelity=fidelity,
-                  face_sizes=tuple(float(v) for v in sizes) if sizes is not None else None)
+                  face_sizes=tuple(float(v) for v in sizes) if sizes is not None else None,
+                  degradation=raw.get("degradation"))
     return ModelInfo(**{**fields, **override})
 
 

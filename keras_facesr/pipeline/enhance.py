@@ -24,9 +24,10 @@ from keras_facesr.pipeline.sr import SuperResolver
 from keras_facesr.registry import DETECTORS
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
-# Default threshold, as a multiple of the largest model input: on held-out faces shrunk to a
-# native size, the bundled x4 model beats bicubic up to 32 px and bicubic wins from 36 px
-# (benchmarks/face_size_sweep.py; README "Enhancing photos and videos").
+# Default threshold, as a multiple of the largest model input: faces at least this big are kept
+# whatever the models (on held-out faces shrunk to a native size, bicubic beats every bundled
+# model from 34 px on; benchmarks/face_size_sweep.py). Below it a model with measured
+# `face_sizes` takes only faces in its range (README "Enhancing photos and videos").
 KEEP_FROM = 1.125
 STAGES = ("detect", "align", "sr", "paste")
 

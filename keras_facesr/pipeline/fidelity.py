@@ -18,17 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def upscale_bicubic(lr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, h, w, C) -> (N, H, W, C) bicubic, clipped to [0, 1]; ``size`` is (H, W)."""
-    out = [cv2.resize(face, (size[1], size[0]), interpolation=cv2.INTER_CUBIC) for face in lr]
-    return np.clip(np.stack(out).reshape(len(lr), size[0], size[1], -1), 0.0, 1.0)
-
-
-def downscale_area(sr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """(N, H, W, C) -> (N, h, w, C) by area averaging (how a sensor records a small face)."""
-    out = [cv2.resize(face, (size[1], size[0]), interpolation=cv2.INTER_AREA) for face in sr]
-    return np.stack(out).reshape(len(sr), size[0], size[1], -1)
+from keras_facesr.images import downscale_area, upscale_bicubic
 
 
 def blend(lr: np.ndarray, sr: np.ndarray, fidelity: float) -> np.ndarray:

@@ -30,7 +30,7 @@ import tensorflow as tf
 from keras_facesr.config import Config, ConfigError
 from keras_facesr.data.augment import Augmentation
 from keras_facesr.data.degrade import Degradation
-from keras_facesr.data.pipeline import DataSplit, find_splits, pair_dataset, precheck
+from keras_facesr.data.pipeline import DataSplit, find_splits, heldout_dataset, pair_dataset, precheck
 from keras_facesr.data.sources import DataSource
 from keras_facesr.images import default_permissions, write_bytes_atomic
 from keras_facesr.models.archs import build_discriminator, build_generator
@@ -239,7 +239,9 @@ def fit(
     )
     val_ds, val_steps = None, None
     if split.val:
-        val_ds = pair_dataset(split.val, degradation, t.hr_size, t.batch_size, cfg.data.crop, False)
+        # the held-out definition `evaluate` uses (data.pipeline.heldout_dataset): one number
+        val_ds = heldout_dataset(split.val, degradation, t.hr_size, cfg.data.crop)
+        val_ds = val_ds.batch(t.batch_size).cache().prefetch(tf.data.AUTOTUNE)
         val_steps = math.ceil(len(split.val) / t.batch_size)
         if t.val_batches:
             val_steps = min(val_steps, t.val_batches)
@@ -254,7 +256,7 @@ def fit(
     if t.tensorboard:
         common.append(keras.callbacks.TensorBoard(str(writes / "logs"), update_freq="epoch"))
     if val_ds is not None and t.samples:
-        lr, hr = next(iter(val_ds.unbatch().batch(t.samples)))
+        lr, hr, _ = next(iter(val_ds.unbatch().batch(t.samples)))
         common.append(cb.SampleGrid(lr.numpy(), hr.numpy(), writes / "samples", g.scale))
     gan_only = []
     if t.loss_threshold > 0:
@@ -314,7 +316,8 @@ def fit(
     save_generator(gan.generator, writes / "generator.keras")
     write_model_info(writes / "generator.keras", ModelInfo(
         name=output.resolve().name, scale=cfg.model.scale, lr_size=t.hr_size // cfg.model.scale,
-        identity_encoder=encoder.name if encoder is not None and weights.identity > 0 else None))
+        identity_encoder=encoder.name if encoder is not None and weights.identity > 0 else None,
+        degradation=degradation.to_config()))
     summary = {
         "step": int(gan.g_optimizer.iterations.numpy()),
         "stop_reason": gan.stop_reason or ("early stopping on val_psnr" if gan.stop_training
