@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import sys
 import tempfile
@@ -57,24 +56,20 @@ if importlib.util.find_spec("keras_facesr") is None:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *editable, target])'''
 
 
-def _lines(text: str) -> list[str]:
-    lines = text.split("\n")
-    return [line + "\n" for line in lines[:-1]] + [lines[-1]]
-
-
-def sync(nb: dict, name: str) -> bool:
-    """Rewrite the install cell of ``nb``; True if it changed."""
-    cell = next(c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).startswith(MARK))
-    want = _lines(install_cell(EXTRAS[name], notebook_source()))
-    changed = cell["source"] != want
-    cell["source"] = want
+def sync(nb, name: str) -> bool:
+    """Rewrite the install cell of ``nb`` (an nbformat notebook); True if it changed."""
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith(MARK))
+    want = install_cell(EXTRAS[name], notebook_source())
+    changed = cell.source != want
+    cell.source = want
     return changed
 
 
-def write_atomic(path: Path, nb: dict) -> None:
+def write_atomic(path: Path, nb) -> None:
+    import nbformat
+
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        json.dump(nb, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+        f.write(nbformat.writes(nb))
     os.replace(f.name, path)
 
 
@@ -98,7 +93,7 @@ def execute() -> None:
                                        "by": "python scripts/notebooks.py --execute", "tiny": False}
         done.append((name, nb))
     for name, nb in done:
-        write_atomic(REPO / "notebooks" / name, json.loads(nbformat.writes(nb)))
+        write_atomic(REPO / "notebooks" / name, nb)
         print(f"{name}: stored with its outputs")
 
 
@@ -114,9 +109,11 @@ def main() -> None:
     if args.execute:
         execute()
     elif args.sync:
+        import nbformat
+
         for name in NOTEBOOKS:
             path = REPO / "notebooks" / name
-            nb = json.loads(path.read_text())
+            nb = nbformat.read(path, as_version=4)
             if sync(nb, name):
                 write_atomic(path, nb)
                 print(f"{name}: install cell rewritten")

@@ -87,7 +87,7 @@ def plugins():
             self.min_confidence, self.min_face = min_confidence, min_face
 
         def detect(self, rgb):
-            pts = np.array([[112, 112], [120, 112], [116, 117], [113, 121], [119, 121]], np.float32)
+            pts = np.array([[113, 113], [119, 113], [116, 117], [114, 120], [118, 120]], np.float32)
             return [Face((100, 100, 32, 36), 0.99, pts)]
 
         def refine(self, rgb, boxes):
