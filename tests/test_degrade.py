@@ -101,3 +101,14 @@ def test_native_size_records_the_face_smaller_then_resamples_it_as_alignment_doe
     assert len({round(float(np.abs(np.diff(x, axis=0)).mean()), 5) for x in draws}) > 3  # sizes vary
     np.testing.assert_array_equal(draws[2], d(hr, tf.constant([0, 2], tf.int64)).numpy())  # seeded
     assert degrade.Degradation.from_dict(d.to_config(), 4).to_config() == d.to_config()
+
+
+def test_a_degradation_round_trips_through_a_model_description():
+    from keras_facesr.models.info import DEGRADATION_KEYS, info_from_dict
+
+    d = degrade.Degradation(4, resize=["area"], noise=0.01, native_size=[18, 35])
+    assert set(d.to_config()) == DEGRADATION_KEYS
+    info = info_from_dict({"name": "m", "scale": 4, "lr_size": 32, "degradation": d.to_config()})
+    assert degrade.Degradation.from_dict(info.degradation, 4).describe() == d.describe()
+    with pytest.raises(ValueError, match="degradation must be"):
+        info_from_dict({"name": "m", "scale": 4, "lr_size": 32, "degradation": {"sharpen": 1}})

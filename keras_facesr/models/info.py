@@ -43,6 +43,10 @@ class ModelInfo:
         return f"{self.name} (x{self.scale}, {self.lr_size}->{self.hr_size} px)"
 
 
+# the keys of data.degrade.Degradation.to_config (a sidecar's "degradation")
+DEGRADATION_KEYS = {"resize", "antialias", "blur", "blur_radius", "noise", "jpeg_quality", "native_size"}
+
+
 def info_path(model_path: str | Path) -> Path:
     model_path = Path(model_path)
     return model_path.with_name(model_path.name + ".json")
@@ -69,6 +73,10 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
     sizes = raw.get("face_sizes")
     if sizes is not None and (len(sizes) != 2 or not 0 <= float(sizes[0]) < float(sizes[1])):
         raise ValueError(f"face_sizes must be [low, high] with 0 <= low < high, got {sizes}")
+    degradation = raw.get("degradation")
+    if degradation is not None and (not isinstance(degradation, dict)
+                                    or not set(degradation) <= DEGRADATION_KEYS):
+        raise ValueError(f"degradation must be an object with keys among {sorted(DEGRADATION_KEYS)}")
     fidelity = float(raw.get("fidelity", 1.0))
     if not 0.0 <= fidelity <= 1.0:
         raise ValueError(f"fidelity must be between 0 and 1, got {fidelity}")
@@ -76,7 +84,7 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
                   template=str(raw.get("template", "canonical")),
                   identity_encoder=raw.get("identity_encoder"), fidelity=fidelity,
                   face_sizes=tuple(float(v) for v in sizes) if sizes is not None else None,
-                  degradation=raw.get("degradation"))
+                  degradation=degradation)
     return ModelInfo(**{**fields, **override})
 
 
