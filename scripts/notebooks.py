@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import re
 import sys
 import tempfile
 import tomllib
@@ -65,12 +66,35 @@ def sync(nb, name: str) -> bool:
     return changed
 
 
+# native and framework log lines that reach a kernel's streams (TensorFlow's C++ logging, its
+# Python INFO logger, the TFLite converter): hidden from the stored outputs as the CLI hides them
+NOISE = re.compile(r"^\s*([IWE]\d{4} \d|INFO:tensorflow:|INFO: Created TensorFlow Lite"
+                   r"|WARNING: All log messages before absl|To enable the following instructions:"
+                   r"|fully_quantize: \d)")
+
+
+def drop_log_noise(nb) -> None:
+    """Remove :data:`NOISE` lines from every stream output; outputs left empty go."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.outputs:
+            if out.output_type == "stream":
+                out.text = "".join(line for line in out.text.splitlines(keepends=True)
+                                   if not NOISE.match(line))
+                if not out.text.strip():
+                    continue
+            kept.append(out)
+        cell.outputs = kept
+
+
 def write_atomic(path: Path, nb) -> None:
     import nbformat
 
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as f:
-        f.write(nbformat.writes(nb))
-    os.replace(f.name, path)
+    from keras_facesr.images import write_bytes_atomic
+
+    write_bytes_atomic(path, (nbformat.writes(nb) + "\n").encode())
 
 
 def execute() -> None:
@@ -89,6 +113,7 @@ def execute() -> None:
         if errors:
             sys.exit(f"{name}: a cell failed ({errors[0].get('ename')}: {errors[0].get('evalue')}); "
                      "no notebook was replaced")
+        drop_log_noise(nb)
         nb.metadata["keras_facesr"] = {"executed": datetime.date.today().isoformat(),
                                        "by": "python scripts/notebooks.py --execute", "tiny": False}
         done.append((name, nb))
