@@ -1,6 +1,7 @@
 """The README's code blocks, Python and shell, run as written.
 
-- Every Python block runs from the repository root and prints what it shows.
+- Every Python block runs in a temp folder (the README's paths to the bundled files made
+  absolute) and prints what it shows.
 - Every command line of the shell blocks is known here: either it is run (slow set, in a temp
   folder, placeholders such as ``frame.jpg`` or ``runs/x8/generator.keras`` replaced by real
   files) or it is listed in ``NOT_RUN`` with the reason and the test that covers it instead.
@@ -115,9 +116,9 @@ def test_the_readme_has_python_and_shell_blocks():
 
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_python_block_runs(code):
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                       timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+def test_readme_python_block_runs(code, tmp_path):
+    r = subprocess.run([sys.executable, "-c", _substitute(code)], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip()  # each block prints what it shows
 
@@ -151,9 +152,14 @@ def _figures(text: str) -> list[float]:
     return [float(x) for x in re.findall(r"\d+\.\d+", text)]
 
 
-def _run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+def _substitute(text: str) -> str:
+    """The README's placeholders replaced by real files, in one pass (no re-replacing)."""
     pattern = "|".join(re.escape(p) for p in sorted(PLACEHOLDERS, key=len, reverse=True))
-    command = re.sub(pattern, lambda m: PLACEHOLDERS[m[0]], command)  # one pass: no re-replacing
+    return re.sub(pattern, lambda m: PLACEHOLDERS[m[0]], text)
+
+
+def _run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    command = _substitute(command)
     r = subprocess.run([sys.executable, "-m", "keras_facesr.cli", *_args(command)], cwd=cwd, env=env,
                        capture_output=True, text=True, timeout=1500)
     assert r.returncode == 0, f"{command}\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}"
