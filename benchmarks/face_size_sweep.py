@@ -1,7 +1,7 @@
 """Which model helps a face of a given size? PSNR and identity against the 128 px original.
 
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
-        [--sizes 16 20 ...] [--judge dlib-resnet]
+        [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
 other people from other sources) is shrunk with area averaging to a native size, as a camera
@@ -61,33 +61,40 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 16, 20, 24, 28, 32, 36, 40, 48])
     parser.add_argument("--judge", default="dlib-resnet", help="An encoder not in the models' loss.")
     parser.add_argument("--val-fraction", type=float, default=0.1)
+    parser.add_argument("--fidelity", type=float, nargs="+",
+                        help="One column per model and fidelity (default: each model's own).")
     args = parser.parse_args()
 
-    models = [KerasSR(p) for p in (args.model or bundled_models())]
+    variants = [(m, w) for m in (KerasSR(p) for p in (args.model or bundled_models()))
+                for w in (args.fidelity or [m.info.fidelity])]
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
-    names = ["bicubic"] + [f"{m.info.name} w={m.info.fidelity:g}" for m in models]
+    names = ["bicubic"] + [f"{m.info.name} w={w:g}" for m, w in variants]
+    gains = [0.0] * len(variants)  # identity-cosine gain over bicubic, summed over sizes and sets
     print(f"PSNR (dB) / {args.judge} identity cosine against the 128 px face; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     print(f"{'native px':>9}  {'set':8s}  " + "  ".join(f"{n:>22}" for n in names))
     for size in args.sizes:
-        wins = [True] * len(models)
+        wins = [True] * len(variants)
         for spec, hr in sets.items():
             e_hr = np.asarray(judge.embed(hr))
             native = resize_all(hr, size)
             outs = [resize_all(native, 128)]
-            for m in models:
+            for m, w in variants:
                 lr = resize_all(native, m.info.lr_size)
-                sr = refine(lr, m(lr), m.info.fidelity)
+                sr = refine(lr, m(lr), w)
                 outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
             scores = [(psnr(o, hr), float(np.mean(np.sum(np.asarray(judge.embed(np.clip(o, 0, 1)))
                                                          * e_hr, axis=1)))) for o in outs]
-            for k in range(len(models)):
+            for k in range(len(variants)):
                 wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
+                gains[k] += scores[k + 1][1] - scores[0][1]
             cells = [f"{p:6.2f} / {c:.4f}" for p, c in scores]
             print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
         print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
             f"{'yes' if w else 'no':>22}" for w in wins))
+    print(f"{'':>9}  {'summed identity-cosine gain over bicubic':44s}" + "  ".join(
+        f"{g:>+22.4f}" for g in gains))
 
 
 if __name__ == "__main__":

@@ -22,12 +22,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from keras_facesr.data.degrade import Degradation  # noqa: E402
-from keras_facesr.data.pipeline import (
-    heldout_lr,  # noqa: E402
-    split_files,  # noqa: E402
-)
+from keras_facesr.data.pipeline import heldout_lr  # noqa: E402
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
-from keras_facesr.evaluate import _subset, prepare_faces, read_faces  # noqa: E402
+from keras_facesr.evaluate import prepare_faces, read_faces, select_split  # noqa: E402
 from keras_facesr.images import upscale_bicubic  # noqa: E402
 from keras_facesr.models.info import bundled_models  # noqa: E402
 from keras_facesr.pipeline.fidelity import blend  # noqa: E402
@@ -41,15 +38,10 @@ def unit_embed(encoder, faces: np.ndarray) -> np.ndarray:
 
 
 def load(spec: str):
+    """A held-out set as ``evaluate --aligned`` reads it: HR faces and their files."""
     name, _, split = spec.partition(":")
     roots = resolve_data_dirs(name)
-    faceset = read_faces(roots)
-    if split:
-        keep = set()
-        for root in roots:
-            files = [f for f in faceset.files if f.is_relative_to(Path(root))]
-            keep |= set(split_files(files, Path(root), 0.1).val)
-        faceset = _subset(faceset, [k for k, f in enumerate(faceset.files) if f in keep])
+    faceset = select_split(read_faces(roots), roots, split or "all")
     hr, ok = prepare_faces(faceset.files, 128, True, lambda m: None)
     return hr, [faceset.files[k] for k in ok]
 

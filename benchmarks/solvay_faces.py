@@ -103,9 +103,9 @@ def compare_faces(judge: str = "dlib-resnet", fidelity: float | None = None, dra
         gains.append([by_face.get(k, np.nan) for k in keep])
     gains = np.array(gains) if draws else (cos_sr - cos_bicubic)[None]
     counted = np.sum(~np.isnan(gains), axis=0)
-    se = (np.nanstd(gains, axis=0, ddof=1) / np.sqrt(np.maximum(counted, 1)) if draws > 1
-          else np.zeros(len(keep)))
-    se = np.where(counted > 1, se, 0.0)
+    se = np.zeros(len(keep))  # no spread to measure from fewer than two draws
+    many = counted > 1
+    se[many] = np.nanstd(gains[:, many], axis=0, ddof=1) / np.sqrt(counted[many])
     refs_kept = np.stack([refs[k] for k in keep])
     p_sr, p_bi = np.asarray(psnr(refs_kept, sr)), np.asarray(psnr(refs_kept, bicubic))
     return [FaceComparison(faces[k].size, faces[k].model, float(cos_sr[i]), float(cos_bicubic[i]),

@@ -31,7 +31,7 @@ def _quiet_tensorflow() -> None:
 
 # Lines native libraries print around a command's own output (TensorFlow's C++ logging through
 # absl, CUDA probing on a machine without a GPU): hidden unless --verbose.
-_NATIVE_NOISE = re.compile(
+NATIVE_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|[IW]\d{4} [\d:.]+ +\d+ \S+:\d+\]"
     r"|E\d{4} [\d:.]+ +\d+ \S+:\d+\] .*(cuInit|CUDA|cuda)"
@@ -43,7 +43,7 @@ _NOISE_PREFIX = re.compile(r"^(WARNING(:|$)|WARNING: |[IWE]\d{0,4}( |$))")
 
 
 def _filter_native_noise() -> None:
-    """Route file descriptor 2 through a thread that drops :data:`_NATIVE_NOISE` lines and passes
+    """Route file descriptor 2 through a thread that drops :data:`NATIVE_NOISE` lines and passes
     everything else on at once (progress bars too). Only for the real program's stderr: not
     under a test runner that captured it."""
     try:
@@ -65,12 +65,12 @@ def _filter_native_noise() -> None:
             pending += chunk
             *lines, pending = pending.split(b"\n")
             out = b"".join(line + b"\n" for line in lines
-                           if not _NATIVE_NOISE.match(line.decode("utf-8", "replace")))
+                           if not NATIVE_NOISE.match(line.decode("utf-8", "replace")))
             if pending and not _NOISE_PREFIX.match(pending.decode("utf-8", "replace")):
                 out, pending = out + pending, b""  # a partial line (a progress bar): now
             if out:
                 os.write(original, out)
-        if pending and not _NATIVE_NOISE.match(pending.decode("utf-8", "replace")):
+        if pending and not NATIVE_NOISE.match(pending.decode("utf-8", "replace")):
             os.write(original, pending)
 
     thread = threading.Thread(target=pump, name="stderr-filter", daemon=True)

@@ -237,7 +237,7 @@ def evaluate(
     it in radians), as crops from other tools or MTCNN on tiny faces are framed."""
 
     from keras_facesr.data.degrade import Degradation
-    from keras_facesr.data.pipeline import heldout_lr, split_files
+    from keras_facesr.data.pipeline import heldout_lr
     from keras_facesr.models.gan import psnr, ssim
     from keras_facesr.pipeline.sr import KerasSR
     from keras_facesr.recognition import encoders
@@ -255,13 +255,7 @@ def evaluate(
                             f"x{infos[0].scale} at {infos[0].hr_size} px")
 
     faceset = read_faces(data, pairs)
-    if split != "all":
-        keep = set()
-        for root in (data if isinstance(data, list | tuple) else [data]):
-            root = Path(root)
-            chosen = split_files([f for f in faceset.files if f.is_relative_to(root)], root, val_fraction)
-            keep |= set(chosen.val if split == "val" else chosen.train)
-        faceset = _subset(faceset, [k for k, f in enumerate(faceset.files) if f in keep])
+    faceset = select_split(faceset, data, split, val_fraction)
     if limit:
         faceset = _subset(faceset, list(range(min(limit, len(faceset.files)))))
     hr, ok = prepare_faces(faceset.files, hr_size, aligned, echo)
@@ -340,6 +334,21 @@ def misframe(faces: np.ndarray, jitter: float, seed: int = 11) -> np.ndarray:
     aug = Augmentation(jitter=jitter)
     return np.stack([aug(tf.constant(f), tf.constant([seed, k], tf.int64)).numpy()
                      for k, f in enumerate(faces)])
+
+
+def select_split(faceset: FaceSet, data: Path | list[Path], split: str = "all",
+                 val_fraction: float = 0.1) -> FaceSet:
+    """The faces of ``split`` ("all", "val", "train"), each root of ``data`` split as `fit` splits it."""
+    from keras_facesr.data.pipeline import split_files
+
+    if split == "all":
+        return faceset
+    keep = set()
+    for root in (data if isinstance(data, list | tuple) else [data]):
+        root = Path(root)
+        chosen = split_files([f for f in faceset.files if f.is_relative_to(root)], root, val_fraction)
+        keep |= set(chosen.val if split == "val" else chosen.train)
+    return _subset(faceset, [k for k, f in enumerate(faceset.files) if f in keep])
 
 
 def _subset(faceset: FaceSet, keep: list[int]) -> FaceSet:

@@ -66,15 +66,17 @@ def sync(nb, name: str) -> bool:
     return changed
 
 
-# native and framework log lines that reach a kernel's streams (TensorFlow's C++ logging, its
-# Python INFO logger, the TFLite converter): hidden from the stored outputs as the CLI hides them
-NOISE = re.compile(r"^\s*([IWE]\d{4} \d|INFO:tensorflow:|INFO: Created TensorFlow Lite"
-                   r"|WARNING: All log messages before absl|To enable the following instructions:"
-                   r"|fully_quantize: \d)")
+# Python-side log lines that reach a kernel's streams beside the native ones the CLI hides
+# (keras_facesr.cli.NATIVE_NOISE): TensorFlow's INFO logger, LiteRT's delegate line, the
+# TFLite converter's summary
+PYTHON_NOISE = re.compile(r"^(INFO:tensorflow:|INFO: Created TensorFlow Lite|fully_quantize: \d)")
 
 
 def drop_log_noise(nb) -> None:
-    """Remove :data:`NOISE` lines from every stream output; outputs left empty go."""
+    """Remove the log lines the CLI hides, and :data:`PYTHON_NOISE`, from every stream output;
+    outputs left empty go."""
+    from keras_facesr.cli import NATIVE_NOISE
+
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -82,7 +84,7 @@ def drop_log_noise(nb) -> None:
         for out in cell.outputs:
             if out.output_type == "stream":
                 out.text = "".join(line for line in out.text.splitlines(keepends=True)
-                                   if not NOISE.match(line))
+                                   if not (NATIVE_NOISE.match(line) or PYTHON_NOISE.match(line)))
                 if not out.text.strip():
                     continue
             kept.append(out)

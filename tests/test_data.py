@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_facesr.data.degrade import Degradation
-from keras_facesr.data.pipeline import DataError, find_split, pair_dataset, precheck
+from keras_facesr.data.pipeline import DataError, find_split, heldout_dataset, pair_dataset, precheck
 from keras_facesr.images import read_image
 
 
@@ -27,7 +27,7 @@ def test_pairs_have_the_right_shapes_and_match(image_dir):
     assert len(split.train) + len(split.val) == 12 and split.val
     deg = Degradation(4)
     for crop in ("full", "random"):
-        lr, hr = next(iter(pair_dataset(split.train, deg, 32, 4, crop, training=True)))
+        lr, hr = next(iter(pair_dataset(split.train, deg, 32, 4, crop)))
         assert lr.shape == (4, 8, 8, 3) and hr.shape == (4, 32, 32, 3)
         # LR is HR degraded (crop and flip were applied to HR before degrading):
         for i in range(4):
@@ -40,16 +40,18 @@ def test_training_stream_is_reproducible_and_validation_is_fixed(image_dir):
     a = next(iter(pair_dataset(split.train, deg, 32, 4, "random", seed=3)))[0].numpy()
     b = next(iter(pair_dataset(split.train, deg, 32, 4, "random", seed=3)))[0].numpy()
     np.testing.assert_array_equal(a, b)
-    v1 = [x.numpy() for x, _ in pair_dataset(split.val, deg, 32, 2, training=False)]
-    v2 = [x.numpy() for x, _ in pair_dataset(split.val, deg, 32, 2, training=False)]
-    np.testing.assert_array_equal(np.concatenate(v1), np.concatenate(v2))
+    # held-out LR faces are seeded by file name: the same faces whatever order they come in
+    v1 = [lr.numpy() for lr, _, _ in heldout_dataset(split.val, deg, 32)]
+    v2 = [lr.numpy() for lr, _, _ in heldout_dataset(split.val[::-1], deg, 32)]
+    assert len(v1) == len(split.val) >= 2
+    np.testing.assert_array_equal(np.stack(v1), np.stack(v2[::-1]))
 
 
 def test_corrupt_files_are_reported_once_and_skipped(image_dir, capfd):
     (image_dir / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     (image_dir / "empty.png").write_bytes(b"")
     split = find_split(image_dir, 0.0)
-    ds = pair_dataset(split.train, Degradation(4), 32, 4, training=True)
+    ds = pair_dataset(split.train, Degradation(4), 32, 4)
     n = sum(1 for _ in ds.take(10))
     err = capfd.readouterr().err
     assert n == 10

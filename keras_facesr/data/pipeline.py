@@ -172,42 +172,38 @@ def pair_dataset(
     hr_size: int,
     batch_size: int,
     crop: str = "full",
-    training: bool = True,
     flip: bool = True,
     seed: int = 0,
     shuffle_buffer: int = 1024,
     weights: list[float] | None = None,
     augmentation: Augmentation | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (LR, HR) float32 pairs in [0, 1].
+    """Training batches of (LR, HR) float32 pairs in [0, 1].
 
-    Training: shuffled, repeated forever, random crops/flips and degradations drawn from
-    ``seed`` (the same seed gives the same stream). Validation: one pass, deterministic.
-    ``files`` may be several lists (data sources); in training each image of source k is then
-    drawn ``weights[k]`` times as often as with weight 1 (default 1: every image alike).
+    Shuffled, repeated forever, random crops/flips and degradations drawn from ``seed`` (the
+    same seed gives the same stream). ``files`` may be several lists (data sources); each image
+    of source k is then drawn ``weights[k]`` times as often as with weight 1 (default 1: every
+    image alike). Held-out faces are :func:`heldout_dataset`'s.
     """
     groups = list(files) if files and isinstance(files[0], list) else [files]
     weights = list(weights) if weights else [1.0] * len(groups)
     weighted = [(g, w) for g, w in zip(groups, weights, strict=True) if g]  # empty sources drop out
-    if training:
-        parts = [decoded_dataset(g).shuffle(min(shuffle_buffer, len(g)), seed=seed + k).repeat()
-                 for k, (g, _) in enumerate(weighted)]
-        if len(parts) == 1:
-            ds = parts[0]
-        else:
-            w = [len(g) * weight for g, weight in weighted]
-            ds = tf.data.Dataset.sample_from_datasets(parts, [x / sum(w) for x in w], seed=seed)
+    parts = [decoded_dataset(g).shuffle(min(shuffle_buffer, len(g)), seed=seed + k).repeat()
+             for k, (g, _) in enumerate(weighted)]
+    if len(parts) == 1:
+        ds = parts[0]
     else:
-        ds = decoded_dataset([f for g in groups for f in g])
+        w = [len(g) * weight for g, weight in weighted]
+        ds = tf.data.Dataset.sample_from_datasets(parts, [x / sum(w) for x in w], seed=seed)
     ds = ds.enumerate()
 
     def make_pair(index, image):
         base = tf.stack([tf.constant(seed, tf.int64), index])
         seeds = tf.random.experimental.stateless_split(base, 3)
-        hr = crop_hr(image, hr_size, crop, seeds[0] if training else None)
-        if training and flip:
+        hr = crop_hr(image, hr_size, crop, seeds[0])
+        if flip:
             hr = tf.image.stateless_random_flip_left_right(hr, seeds[1])
-        if training and augmentation is not None:
+        if augmentation is not None:
             hr = augmentation(hr, tf.random.experimental.stateless_fold_in(seeds[1], 1))
         lr = degradation(hr, seeds[2])
         side = hr_size // degradation.scale
@@ -215,10 +211,7 @@ def pair_dataset(
         return lr, hr
 
     ds = ds.map(make_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.batch(batch_size, drop_remainder=training)
-    if not training:
-        ds = ds.cache()
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 # Held-out faces: one definition for `fit`'s validation and `evaluate`, so both print the same

@@ -233,7 +233,7 @@ def fit(
     epoch0 = int(state["step"]) // t.steps_per_epoch
     train_ds = pair_dataset(
         [p.train for p in splits], degradation, t.hr_size,
-        t.batch_size, cfg.data.crop, True, cfg.data.flip, seed=t.seed + 7919 * epoch0,
+        t.batch_size, cfg.data.crop, cfg.data.flip, seed=t.seed + 7919 * epoch0,
         shuffle_buffer=cfg.data.shuffle_buffer, weights=[s.weight for s in sources],
         augmentation=augmentation,
     )
