@@ -5,7 +5,8 @@
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
-#   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: the shipped x4 on every face size)
+#   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: x4 and x8 on every face size)
+#   STAGE4_ONLY=1 bash scripts/train_default_models.sh   (stage 4: x4's stage 3 on more faces)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -98,16 +99,27 @@ clean_scale() {
   fit_run "$RUNS/x$1-v2-clean" "$STAGE2" "${clean[@]}" --scale "$1" --set train.init="\"$2\""
 }
 # Stage 3 ("sizes"): the shipped model fine-tuned with the "clean" recipe on faces recorded at
-# every native size the pipeline routes to it (x4: 18-35 px), resampled to its input as
-# alignment does (degrade.native_size): a 21 px face reaches the x4 model as a 32 px crop
-# softer than any 128 -> 32 downscale it had seen.
+# every native size the pipeline routes to it (x4: 18-35 px from stage 2's x4; x8: 10-20 px
+# from stage 1's x8), resampled to its input as alignment does (degrade.native_size): a 21 px
+# face reaches the x4 model as a 32 px crop softer than any 128 -> 32 downscale it had seen.
+# Stages 2 and 3 ran when `data fetch faces` had 7 sources (129 faces).
 STAGE3=${STAGE3_STEPS:-1500}
 sizes_scale() {
   fit_run "$RUNS/x$1-v3-sizes" "$STAGE3" "${clean[@]}" --scale "$1" --set train.init="\"$2\"" \
     --set degrade.native_size="$3"
 }
+# Stage 4 ("faces"): x4's stage 3 continued for STAGE4 more steps with the same recipe, after
+# `data fetch faces` grew from 7 sources (129 faces; stages 2 and 3) to 16 (147 faces, crops
+# mostly mirrored border dropped).
+STAGE4=${STAGE4_STEPS:-1500}
+if [ -n "${STAGE4_ONLY:-}" ]; then
+  fit_run "$RUNS/x4-v4-faces" "$STAGE4" "${clean[@]}" --scale 4 \
+    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]"
+  exit
+fi
 if [ -n "${STAGE3_ONLY:-}" ]; then
-  sizes_scale 4 "${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}" "[18, 35]"
+  sizes_scale 4 "${INIT_X4:-$RUNS/x4-v2-clean/generator.keras}" "[18, 35]"
+  sizes_scale 8 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" "[10, 20]"
   exit
 fi
 if [ -z "${STAGE2_ONLY:-}" ]; then

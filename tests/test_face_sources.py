@@ -79,7 +79,13 @@ def test_registry_groups_and_names():
 
 def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monkeypatch):
     """A source registered the way the real ones are, fetched from a local .deb (--from)."""
+    full = cv2.imdecode(np.frombuffer(photo, np.uint8), cv2.IMREAD_COLOR)
+    # the astronaut's face box alone: most of its aligned crop would be mirrored border
+    tight = cv2.imencode(".png", full[65:173, 180:264])[1].tobytes()
+    mirrored = cv2.imencode(".jpg", full[:, ::-1])[1].tobytes()
     deb = make_deb(tmp_path / "demo.deb", {"usr/share/demo/astronaut.jpg": photo,
+                                           "usr/share/demo/tight.png": tight,
+                                           "usr/share/demo/mirror/astronaut.jpg": mirrored,
                                            "usr/share/demo/blank.jpg": cv2.imencode(
                                                ".jpg", np.full((80, 80, 3), 128, np.uint8))[1].tobytes(),
                                            "usr/share/demo/readme.txt": b"text"})
@@ -91,10 +97,14 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
     target = face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["licence"] == "public domain" and manifest["split"] == "train"
-    assert set(manifest["images"]) == {"astronaut.jpg", "blank.jpg"}
-    assert list(manifest["faces"]) == ["astronaut_0.png"]  # the NASA portrait's one face
+    # a photo named like another in a different folder keeps its whole path as its name
+    mirror_name = "usr_share_demo_mirror_astronaut.jpg"
+    assert set(manifest["images"]) == {"astronaut.jpg", "blank.jpg", "tight.png", mirror_name}
+    # the NASA portrait's one face, twice; not the tight crop's
+    assert sorted(manifest["faces"]) == ["astronaut_0.png", "usr_share_demo_mirror_astronaut_0.png"]
     assert manifest["faces"]["astronaut_0.png"]["native_px"] >= 64
     assert "no face" in manifest["dropped"]["blank.jpg"]
+    assert "80% of its crop inside the photo" in manifest["dropped"]["tight.png"]
     face = cv2.imread(str(target / "faces" / "astronaut_0.png"))
     assert face.shape[0] == face.shape[1] >= 64
     face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)

@@ -48,6 +48,9 @@ class PhotoSource:
     licence: str
     split: str = "train"
     min_native: int = 64  # smallest face kept: side of the aligned crop at its own resolution
+    # Least share of the aligned crop inside the photo: a tightly cropped photo leaves the rest
+    # to mirrored border, a face with doubled eyes and mouth that would teach the generator so.
+    min_inside: float = 0.8
     min_confidence: float = 0.95
 
 
@@ -109,11 +112,62 @@ for _source in [
         "admin-lte", "AdminLTE's user avatars and photos", _npm(
             "admin-lte@3.2.0", "admin-lte-3.2.0.tgz",
             "92650fb9e582b9e01f691693be79b1213608a6282a7f062c139bfeafc8593df5"),
-        ("package/dist/img/user*.jpg", "package/dist/img/photo*", "package/dist/img/avatar*.png"),
+        # avatar.png (no digit) is a cartoon face
+        ("package/dist/img/user*.jpg", "package/dist/img/photo*", "package/dist/img/avatar[0-9]*.png"),
         "MIT"),
     PhotoSource(
         "face-api-samples", "face-api.js demo group photos (varied age and ethnicity)", _FACE_API,
         ("package/demo/sample*.jpg",), "MIT"),
+    PhotoSource(
+        "facexlib", "facexlib's test photos: two elderly men, one grey", _pip(
+            "facexlib==0.3.0", "facexlib-0.3.0.tar.gz",
+            "7ae784a520eb52e05583e8bf9f68f77f45083239ac754d646d635017b49e7763", sdist=True),
+        ("facexlib-0.3.0/assets/test*.jpg",), "Apache License 2.0"),
+    PhotoSource(
+        "keyes", "keyes' five small cut-out head shots on black", _pip(
+            "keyes==1.0", "keyes-1.0.tar.gz",
+            "52b53463741ee27e9a57369064e3af13054b484e239c1dbbf4c2565ae8c69e9c", sdist=True),
+        ("keyes-1.0/resources/*.png",), "GPLv3"),
+    PhotoSource(
+        "realesrgan", "Real-ESRGAN's test inputs: an old grey photo of two, children", _pip(
+            "realesrgan==0.3.0", "realesrgan-0.3.0.tar.gz",
+            "0d36da96ab9f447071606e91f502ccdfb08f80cc82ee4f8caf720c7745ccec7e", sdist=True),
+        ("realesrgan-0.3.0/inputs/00017_gray.png", "realesrgan-0.3.0/inputs/children-alpha.png"),
+        "BSD-3-Clause"),
+    PhotoSource(
+        "psychopy", "PsychoPy's demo face stimuli (one man three times, a cut-out face)", _pip(
+            "psychopy==2026.2.5", "psychopy-2026.2.5-py3-none-any.whl",
+            "271ff330e371ffd3b6d4c03a8ddf646034fdc24eaaea0da5e04226c8ff2eec39"),
+        ("psychopy/demos/*/face*.jpg",), "GPLv3+"),
+    PhotoSource(
+        "yolov5", "YOLOv5's sample photo of two football coaches", _pip(
+            "yolov5==7.0.14", "yolov5-7.0.14-py37.py38.py39.py310-none-any.whl",
+            "67d0e3f7cb055cc7ff0c9d66fc993577f7394ca83a16ab097c0343ee4db3ca4b"),
+        ("yolov5/data/images/zidane.jpg",), "GPL-3.0"),
+    PhotoSource(
+        "gentelella", "Gentelella's demo photos (two women, a man)", _npm(
+            "gentelella@4.2.0", "gentelella-4.2.0.tgz",
+            "42868c216515716c1f958d86459965b2d978d717eac912e456a2c540fed1e25d"),
+        ("package/dist/images/img.jpg", "package/dist/images/picture.jpg",
+         "package/dist/images/cropper.jpg"), "MIT"),
+    PhotoSource(
+        "uikit", "UIkit's test avatar: a woman in a hat", _npm(
+            "uikit@3.25.29", "uikit-3.25.29.tgz",
+            "d1510e125df162f473fd009692723d9ca474f3ea908db097eb8fc15baadc210c"),
+        ("package/tests/images/avatar.jpg",), "MIT"),
+    PhotoSource(
+        "gtkmorph", "xmorph's morphing example: two men's portraits", _apt(
+            "gtkmorph-example=1:20150712-2", "gtkmorph-example_1%3a20150712-2_all.deb",
+            "8b66bca633386a591da88663773093b0dcf161e9a585a9f399b695f82edf63a2"),
+        ("usr/share/xmorph/example/AD/*.png",), "GPL-2+"),
+    PhotoSource(
+        # The only clean ones: the docs' other faces have drawn landmarks or boxes, or are Lena.
+        "opencv-doc", "OpenCV docs' face-swap inputs: two men's portraits", _apt(
+            "opencv-doc=4.6.0+dfsg-12", "opencv-doc_4.6.0+dfsg-12_all.deb",
+            "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"),
+        tuple(f"usr/share/doc/opencv-doc/opencv4/html/{n}.jpg"
+              for n in ("227943776_1", "230501201_1")),
+        "Apache-2.0 AND BSD-3-Clause (package); photo origin not stated: local research use"),
     # Held out by source: never trained on, so they measure unseen people and photographers.
     PhotoSource(
         "material-dashboard", "Material Dashboard's team portraits (studio and street)", _npm(
@@ -191,6 +245,8 @@ def fetch_source(
         images, kept, dropped = tmp / "images", {}, {}
         for member, data in iter_members(path, source.members):
             rel = Path(member).name
+            if rel in kept:  # the same name in another folder: named by its whole path
+                rel = member.replace("/", "_")
             if Path(rel).suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             digest = hashlib.sha256(data).hexdigest()
@@ -221,7 +277,7 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
                     echo: Callable[[str], None], progress: bool = True) -> dict:
     """Every face of every photo, MTCNN-aligned at its native resolution (multiple of 8,
     ``min_native``..256 px) as ``out/PHOTO_k.png``; photos without one are listed in ``dropped``."""
-    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.align import align_face, inside_fraction, native_size
     from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import ImageReadError, read_image, write_image
 
@@ -235,9 +291,11 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
         except ImageReadError as e:
             dropped[rel] = f"unreadable: {e}"
             continue
-        found = [(f, n) for f in detector.detect(rgb) if (n := native_size(f.landmarks)) >= source.min_native]
+        found = [(f, n) for f in detector.detect(rgb) if (n := native_size(f.landmarks)) >= source.min_native
+                 and inside_fraction(f.landmarks, rgb.shape) >= source.min_inside]
         if not found:
-            dropped[rel] = f"no face of at least {source.min_native} px"
+            dropped[rel] = (f"no face of at least {source.min_native} px with {source.min_inside:.0%} "
+                            "of its crop inside the photo")
             continue
         for k, (face, native) in enumerate(sorted(found, key=lambda fn: fn[0].box[0])):
             size = int(min(256, max(source.min_native, 8 * round(native / 8))))

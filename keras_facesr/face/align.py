@@ -40,6 +40,16 @@ def native_size(landmarks: np.ndarray, template=CANONICAL_TEMPLATE) -> float:
     return 1.0 / float(np.hypot(m[0, 0], m[0, 1]))
 
 
+def inside_fraction(landmarks: np.ndarray, shape: tuple[int, ...], template=CANONICAL_TEMPLATE,
+                    size: int = 64) -> float:
+    """Share of the aligned crop that lies inside an image of ``shape``: the rest of the crop is
+    mirrored border (``align_face``), which shows a face's features twice."""
+    m = alignment_matrix(landmarks, size, template)
+    inside = cv2.warpAffine(np.ones(shape[:2], np.uint8), m, (size, size), flags=cv2.INTER_NEAREST,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return float(inside.mean())
+
+
 def crop_bounds(crop_to_image: np.ndarray, size: int, shape: tuple[int, ...], pad: int = 2):
     """Integer (x0, y0, x1, y1) of the image region a ``size`` crop covers, clipped to ``shape``."""
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64)
