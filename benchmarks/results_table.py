@@ -6,7 +6,8 @@ Per scale, the bundled model at its shipped fidelity and at fidelity 1 (the raw 
 and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds them
 (``x{4,8}-identity``: stage 1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the
 same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
-degradations), all
+degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
+``x4-v4-faces``: x4's stage 3 on more registry faces), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -25,7 +26,8 @@ from keras_facesr.evaluate import evaluate  # noqa: E402
 from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
-VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean")  # runs of scripts/train_default_models.sh
+# runs of scripts/train_default_models.sh
+VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces")
 
 
 def main() -> None:
