@@ -83,8 +83,10 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
     # the astronaut's face box alone: most of its aligned crop would be mirrored border
     tight = cv2.imencode(".png", full[65:173, 180:264])[1].tobytes()
     mirrored = cv2.imencode(".jpg", full[:, ::-1])[1].tobytes()
+    as_png = cv2.imencode(".png", full)[1].tobytes()
     deb = make_deb(tmp_path / "demo.deb", {"usr/share/demo/astronaut.jpg": photo,
                                            "usr/share/demo/tight.png": tight,
+                                           "usr/share/demo/astronaut.png": as_png,
                                            "usr/share/demo/mirror/astronaut.jpg": mirrored,
                                            "usr/share/demo/blank.jpg": cv2.imencode(
                                                ".jpg", np.full((80, 80, 3), 128, np.uint8))[1].tobytes(),
@@ -99,9 +101,12 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
     assert manifest["licence"] == "public domain" and manifest["split"] == "train"
     # a photo named like another in a different folder keeps its whole path as its name
     mirror_name = "usr_share_demo_mirror_astronaut.jpg"
-    assert set(manifest["images"]) == {"astronaut.jpg", "blank.jpg", "tight.png", mirror_name}
-    # the NASA portrait's one face, twice; not the tight crop's
-    assert sorted(manifest["faces"]) == ["astronaut_0.png", "usr_share_demo_mirror_astronaut_0.png"]
+    assert set(manifest["images"]) == {"astronaut.jpg", "astronaut.png", "blank.jpg", "tight.png",
+                                       mirror_name}
+    # the NASA portrait's one face, in each of its three photos (the PNG's face named by its whole
+    # file name beside the JPEG's); not the tight crop's
+    assert sorted(manifest["faces"]) == ["astronaut_0.png", "astronaut_png_0.png",
+                                         "usr_share_demo_mirror_astronaut_0.png"]
     assert manifest["faces"]["astronaut_0.png"]["native_px"] >= 64
     assert "no face" in manifest["dropped"]["blank.jpg"]
     assert "80% of its crop inside the photo" in manifest["dropped"]["tight.png"]

@@ -301,6 +301,8 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
             size = int(min(256, max(source.min_native, 8 * round(native / 8))))
             crop, _ = align_face(rgb, face.landmarks, size)
             name = f"{Path(rel).stem}_{k}.png"
+            if name in faces:  # a.jpg beside a.png: named by the whole file name
+                name = f"{rel.replace('.', '_')}_{k}.png"
             write_image(out / name, crop)
             faces[name] = {"photo": rel, "native_px": round(native, 1), "size": size,
                            "confidence": round(face.confidence, 4)}
