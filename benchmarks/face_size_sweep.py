@@ -70,7 +70,8 @@ def main() -> None:
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
     names = ["bicubic"] + [f"{m.info.name} w={w:g}" for m, w in variants]
-    gains = [0.0] * len(variants)  # identity-cosine gain over bicubic, summed over sizes and sets
+    # identity-cosine gain over bicubic per set, summed over sizes
+    gains = {spec: [0.0] * len(variants) for spec in sets}
     print(f"PSNR (dB) / {args.judge} identity cosine against the 128 px face; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     print(f"{'native px':>9}  {'set':8s}  " + "  ".join(f"{n:>22}" for n in names))
@@ -88,13 +89,14 @@ def main() -> None:
                                                          * e_hr, axis=1)))) for o in outs]
             for k in range(len(variants)):
                 wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
-                gains[k] += scores[k + 1][1] - scores[0][1]
+                gains[spec][k] += scores[k + 1][1] - scores[0][1]
             cells = [f"{p:6.2f} / {c:.4f}" for p, c in scores]
             print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
         print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
             f"{'yes' if w else 'no':>22}" for w in wins))
-    print(f"{'':>9}  {'summed identity-cosine gain over bicubic':44s}" + "  ".join(
-        f"{g:>+22.4f}" for g in gains))
+    print("identity-cosine gain over bicubic, summed over the sizes")
+    for spec, per_set in [*gains.items(), ("all sets", [sum(g) for g in zip(*gains.values(), strict=True)])]:
+        print(f"{'':>9}  {spec:8s}  {'':>22}  " + "  ".join(f"{g:>+22.4f}" for g in per_set))
 
 
 if __name__ == "__main__":

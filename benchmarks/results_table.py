@@ -7,8 +7,8 @@ and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds 
 (``x{4,8}-identity``: stage 1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the
 same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
 degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
-``x4-v4-faces``: x4's stage 3 on more registry faces; ``x4-v4-identity``: the same with
-SFace's identity term), all
+``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3 with
+SFace's identity term, the x4 one shipped), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.

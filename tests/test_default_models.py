@@ -53,12 +53,12 @@ def _face_of_size(cx: float, cy: float, side: float) -> Face:
 
 def test_default_enhancer_picks_the_model_by_face_size():
     frame = cv2.resize(np.random.default_rng(0).integers(0, 256, (20, 30, 3), np.uint8), (300, 200))
-    faces = [_face_of_size(60, 60, s) for s in (14, 17, 19, 24, 27, 30)] + [_face_of_size(240, 100, 48)]
+    faces = [_face_of_size(60, 60, s) for s in (14, 16, 18, 24, 32, 34)] + [_face_of_size(240, 100, 48)]
     enhancer = FaceEnhancer(detector=_FixedDetector(faces))
     assert enhancer.threshold == 36
     result = enhancer.enhance(frame)
-    # measured ranges (benchmarks/face_size_sweep.py): x8 below 18 px, x4 from 18 to 28 px;
-    # a 30 px face no model beats bicubic on is kept, and the report says why
+    # measured ranges (benchmarks/face_size_sweep.py): x8 below 17 px, x4 from 17 to 33 px;
+    # a 34 px face no model beats bicubic on is kept, and the report says why
     assert [f.model for f in result.faces] == [
         "facesr-edge-x8", "facesr-edge-x8", "facesr-edge-x4", "facesr-edge-x4", "facesr-edge-x4", None, None]
     assert [f.path for f in result.faces[-2:]] == ["kept", "kept"]
@@ -101,7 +101,7 @@ def test_readme_first_command_enhances_the_bundled_sample(tmp_path):
     faces = report["inputs"][0]["faces"]
     assert len(faces) >= 20 and sum(f["path"] == SUPER_RESOLVED for f in faces) >= 20
     for face in faces:  # each face to the model measured to beat bicubic at its size, or kept
-        want = "facesr-edge-x8" if face["size"] < 18 else "facesr-edge-x4" if face["size"] < 28 else None
+        want = "facesr-edge-x8" if face["size"] < 17 else "facesr-edge-x4" if face["size"] < 33 else None
         assert face["model"] == want, face
     resolved = [f for f in faces if f["path"] == SUPER_RESOLVED]
     assert len(list((tmp_path / out_dir / "crops").glob("*.sr.png"))) == len(resolved)

@@ -201,7 +201,7 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
         return name.split(" (")[0] if name else None  # "facesr-edge-x4 (dynamic)"
 
     enhancer = FaceEnhancer()
-    # a photo: MTCNN finds faces of 21 px and up (native); x4 takes those below 28 px
+    # a photo: MTCNN finds faces of 21 px and up (native); x4 takes those below 33 px
     faces = edge_run(str(SAMPLES / "solvay_1927_small.jpg"))[0]["faces"]
     reference = enhancer.enhance(read_picture(SAMPLES / "solvay_1927_small.jpg")).faces
     assert len(faces) == len(reference) >= 25

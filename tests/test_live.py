@@ -75,13 +75,19 @@ def test_ctrl_c_stops_cleanly_and_leaves_a_playable_output(tmp_path):
         [sys.executable, "-m", "keras_facesr.cli", "enhance", str(clip), "--output", str(out),
          "--report", str(tmp_path / "r.json"), "--quiet"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # a shell's background job (`pytest ... &`) ignores SIGINT, and a child inherits that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 180
     while time.time() < deadline and not list(out.glob(".long.*")):
         time.sleep(0.5)
     time.sleep(4)  # some frames through
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"enhance did not stop within 120 s of Ctrl-C: {proc.communicate()[1][-2000:]}")
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     entry = json.loads((tmp_path / "r.json").read_text())["inputs"][0]
