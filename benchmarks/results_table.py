@@ -8,7 +8,7 @@ and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds 
 same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
 degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
 ``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3 with
-SFace's identity term, the x4 one shipped), all
+SFace's identity term, the x4 one shipped; ``x4-v4-pixel``: the x4 one without it), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -28,7 +28,7 @@ from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
 # runs of scripts/train_default_models.sh
-VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity")
+VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity", "v4-pixel")
 
 
 def main() -> None:

@@ -123,6 +123,9 @@ if [ -n "${STAGE4_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v4-identity" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 4 \
     --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]" \
     --set loss.identity=0.1 --set loss.encoder='"sface"'
+  # "x4-v4-pixel", its lambda_1 = 0 counterpart (same steps, data mix and start): the ablation
+  fit_run "$RUNS/x4-v4-pixel" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 4 \
+    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]"
   fit_run "$RUNS/x8-v4-identity" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 8 \
     --set train.init="\"${INIT_X8:-$RUNS/x8-v3-sizes/generator.keras}\"" --set degrade.native_size="[10, 20]" \
     --set loss.identity=0.03 --set loss.encoder='"sface"'
