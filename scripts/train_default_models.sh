@@ -118,19 +118,18 @@ STAGE4=${STAGE4_STEPS:-1500}
 # the judges, stay out of training; it ships as facesr-edge-x4. "x8-v4-identity": the same recipe
 # at x8, from x8's stage 3, with lambda_1 = 0.03 (stage 1's x8 value: 0.1 brought x8 below
 # bicubic's PSNR); it lost to stage 1 on `ids` (model card).
+# every x4 run of stage 4: the "clean" recipe from x4's stage 3, on faces of 18-35 px
+v4x4=("${clean[@]}" --scale 4 --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\""
+      --set degrade.native_size="[18, 35]")
 if [ -n "${STAGE4_ONLY:-}" ]; then
-  fit_run "$RUNS/x4-v4-faces" "$STAGE4" "${clean[@]}" --scale 4 \
-    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]"
-  fit_run "$RUNS/x4-v4-identity" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 4 \
-    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]" \
+  fit_run "$RUNS/x4-v4-faces" "$STAGE4" "${v4x4[@]}"
+  fit_run "$RUNS/x4-v4-identity" "${STAGE4_IDENTITY_STEPS:-1000}" "${v4x4[@]}" \
     --set loss.identity=0.1 --set loss.encoder='"sface"'
   # "x4-v4-pixel", its lambda_1 = 0 counterpart (same steps, data mix and start): the ablation
-  fit_run "$RUNS/x4-v4-pixel" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 4 \
-    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]"
+  fit_run "$RUNS/x4-v4-pixel" "${STAGE4_IDENTITY_STEPS:-1000}" "${v4x4[@]}"
   # "x4-v4-identity-0.3": the same with lambda_1 = 0.3, the third point of the lambda_1 sweep
   # (0, 0.1, 0.3) picked by dlib on the held-out sets: 0.3 tied 0.1 at less PSNR (model card)
-  fit_run "$RUNS/x4-v4-identity-0.3" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 4 \
-    --set train.init="\"${INIT_X4:-$RUNS/x4-v3-sizes/generator.keras}\"" --set degrade.native_size="[18, 35]" \
+  fit_run "$RUNS/x4-v4-identity-0.3" "${STAGE4_IDENTITY_STEPS:-1000}" "${v4x4[@]}" \
     --set loss.identity=0.3 --set loss.encoder='"sface"'
   fit_run "$RUNS/x8-v4-identity" "${STAGE4_IDENTITY_STEPS:-1000}" "${clean[@]}" --scale 8 \
     --set train.init="\"${INIT_X8:-$RUNS/x8-v3-sizes/generator.keras}\"" --set degrade.native_size="[10, 20]" \
