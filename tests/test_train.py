@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, run_cli
 
 from keras_facesr.models.archs import load_generator
-from keras_facesr.train.callbacks import NaNGuard, RunCheckpoint
+from keras_facesr.train.callbacks import HistoryCSV, NaNGuard, RunCheckpoint
 
 TINY = ["--set", "train.hr_size=32", "--set", "model.disc_filters=4", "--set", "model.blocks=1",
         "--set", "model.filters=8", "--set", "train.batch_size=4", "--set", "loss.identity=0",
@@ -143,6 +143,21 @@ def test_nan_guard_stops_and_blocks_checkpoints(tmp_path):
     ckpt.set_model(model)
     ckpt.on_train_end()
     assert not (tmp_path / "ck").exists()
+
+
+def test_history_csv_widens_its_header_when_a_resumed_run_logs_a_new_term(tmp_path):
+    import csv
+
+    path = tmp_path / "history.csv"
+    HistoryCSV(path).on_epoch_end(0, {"loss_g": 0.5, "loss_id": 0.25})
+    HistoryCSV(path).on_epoch_end(1, {"loss_g": 0.4, "loss_id": 0.2, "loss_id_guard": 0.01})
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,loss_g,loss_id,loss_id_guard"
+    assert all(len(line.split(",")) == 4 for line in lines)
+    rows = list(csv.DictReader(path.open()))
+    assert rows[0] == {"epoch": "0", "loss_g": "0.5", "loss_id": "0.25", "loss_id_guard": ""}
+    assert rows[1]["loss_id_guard"] == "0.01" and rows[1]["epoch"] == "1"
+    assert not list(tmp_path.glob(".*tmp"))  # written atomically, no temporary left
 
 
 def test_mirrored_strategy_on_two_logical_cpus(image_dir, tmp_path):

@@ -1,10 +1,12 @@
-"""Training callbacks: stop conditions, checkpoints, sample grids and a NaN guard.
+"""Training callbacks: stop conditions, checkpoints, sample grids, a NaN guard, the history CSV.
 
 A callback that stops training records why in ``model.stop_reason`` (shown in the summary).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import time
 from pathlib import Path
@@ -13,7 +15,7 @@ import cv2
 import keras
 import numpy as np
 
-from keras_facesr.images import tile, write_image
+from keras_facesr.images import tile, write_bytes_atomic, write_image
 from keras_facesr.train.checkpoint import save_checkpoint
 
 
@@ -146,3 +148,32 @@ class StepTimer(keras.callbacks.Callback):
     @property
     def seconds_per_step(self) -> float:
         return float(np.median(self.times)) if self.times else float("nan")
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """One row per epoch, appended to ``path`` across resumed runs.
+
+    Keras' ``CSVLogger`` keeps the header of the file it appends to, so a run resumed with a term
+    it did not log before (a loss switched on) writes rows one column wider than their header.
+    Here the header is the union of every epoch's names (``epoch`` first, then sorted), earlier
+    rows get empty cells for the new ones, and the file is rewritten atomically each epoch: a
+    crash leaves the previous epoch's file whole.
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        rows = []
+        if self.path.is_file():
+            with self.path.open(newline="") as f:
+                rows = list(csv.DictReader(f))
+        rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        names = sorted({k for row in rows for k in row if k not in (None, "epoch")})
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["epoch", *names], restval="", extrasaction="ignore",
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_bytes_atomic(self.path, out.getvalue().encode())

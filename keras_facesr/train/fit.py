@@ -271,12 +271,11 @@ def fit(
     pre_epochs = min(t.pretrain_steps // t.steps_per_epoch, total_epochs)
     gan.stop_reason = ""
     started = time.perf_counter()
-    # One CSV per phase: their metrics differ, and a CSV keeps the header of its first row.
+    # One CSV per phase: their metrics differ.
     phases = [
-        (True, pre_epochs, [*common, timers["pretraining"], keras.callbacks.CSVLogger(
-            str(writes / "history_pretrain.csv"), append=True)]),
-        (False, total_epochs, [*common, timers["gan"], *gan_only, keras.callbacks.CSVLogger(
-            str(writes / "history.csv"), append=True)]),
+        (True, pre_epochs, [*common, timers["pretraining"],
+                            cb.HistoryCSV(writes / "history_pretrain.csv")]),
+        (False, total_epochs, [*common, timers["gan"], *gan_only, cb.HistoryCSV(writes / "history.csv")]),
     ]
     stopped = False
     for pretraining, end_epoch, callbacks in phases:
