@@ -100,6 +100,10 @@ class LossConfig:
     pixel_type: str = "l1"
     adversarial: float = 1e-3  # lambda_0
     content: float = 6e-3  # lambda
+    # face-by-face guard: weight of mean(max(0, margin - (cos(E(HR), E(SR)) - cos(E(HR),
+    # E(bicubic))))), which penalises each face whose SR is not ahead of bicubic by the margin
+    identity_guard: float = 0.0
+    identity_guard_margin: float = 0.05
     gan: str = "ragan"
     gp_weight: float = 10.0
     clip_value: float = 0.01
@@ -110,7 +114,8 @@ class LossConfig:
     content_network: str = "encoder"  # "encoder" or a path to VGG19 ImageNet weights (.h5)
 
     def check(self) -> None:
-        for key in ("identity", "pixel", "adversarial", "content", "gp_weight", "clip_value"):
+        for key in ("identity", "pixel", "adversarial", "content", "identity_guard",
+                    "identity_guard_margin", "gp_weight", "clip_value"):
             _at_least(f"loss.{key}", getattr(self, key), 0.0)
         _one_of("loss.gan", self.gan, ADVERSARIAL_LOSSES.names())
         _one_of("loss.pixel_type", self.pixel_type, PIXEL_LOSSES)

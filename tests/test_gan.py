@@ -76,6 +76,25 @@ def test_identity_term_is_logged_when_an_encoder_is_given(tmp_path):
     logs = gan.train_step(_batch())
     assert float(logs["loss_id"]) >= 0 and float(logs["loss_content"]) >= 0
     assert "loss_id" in logs and weights.identity == 0.5
+    assert "loss_id_guard" not in logs  # off unless weighted
+
+
+def test_identity_guard_term_is_logged_and_needs_an_encoder(tmp_path):
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu", name="f")(inp)
+    keras.Model(inp, keras.layers.GlobalAveragePooling2D()(x)).save(tmp_path / "enc.keras")
+    sets = ["train.hr_size=32", "model.disc_filters=4", "model.blocks=1", "loss.identity=0",
+            "loss.content=0", "loss.identity_guard=0.2", "loss.identity_guard_margin=0.1"]
+    from keras_facesr.train.fit import resolve_losses
+
+    encoder, content, weights, _ = resolve_losses(
+        load_config(None, [f"loss.encoder={tmp_path / 'enc.keras'}", *sets]))
+    gan = build_gan(load_config(None, sets), encoder, content, weights)
+    assert weights.identity_guard == 0.2 and gan.guard_margin == 0.1
+    logs = gan.train_step(_batch())
+    assert 0 <= float(logs["loss_id_guard"]) and "loss_id" not in logs
+    _, _, off, notes = resolve_losses(load_config(None, ["loss.encoder=none", *sets]))
+    assert off.identity_guard == 0 and any("identity" in n for n in notes)
 
 
 @pytest.mark.parametrize("gan_type", ["ragan", "wgan-gp", "hinge"])

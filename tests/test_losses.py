@@ -10,6 +10,7 @@ from keras_facesr.recognition.encoders import (
     EncoderError,
     IdentityEncoder,
     get_encoder,
+    identity_guard_loss,
     identity_loss,
     load_keras_encoder,
     register_encoder,
@@ -119,6 +120,26 @@ def test_identity_loss_gives_no_gradient_to_out_of_range_pixels(encoder_file):
         loss = identity_loss(enc, hr, sr)
     grad = tape.gradient(loss, sr).numpy()
     assert np.abs(grad[:, :20]).max() == 0 and np.abs(grad[:, 20:]).max() > 0
+
+
+def test_identity_guard_penalises_only_faces_not_ahead_of_bicubic(encoder_file):
+    enc = load_keras_encoder(encoder_file)
+    hr = tf.random.stateless_uniform((2, 40, 40, 3), (0, 1))
+    far = tf.clip_by_value(hr + tf.random.stateless_normal(hr.shape, (3, 4)) * 0.5, 0, 1)
+    # SR equal to HR, bicubic far from it: the gain is large, so the hinge is zero
+    assert float(identity_guard_loss(enc, hr, hr, far, margin=0.0)) == pytest.approx(0, abs=1e-6)
+    # SR no better than bicubic (the same image): the loss is the margin exactly
+    assert float(identity_guard_loss(enc, hr, far, far, margin=0.05)) == pytest.approx(0.05, abs=1e-5)
+    # one face of two behind bicubic: the batch mean counts that face alone
+    sr = tf.concat([hr[:1], far[1:]], axis=0)
+    bicubic = tf.concat([far[:1], hr[1:]], axis=0)
+    c_hr = np.sum(enc.embed(hr).numpy() * enc.embed(far).numpy(), axis=1)
+    assert float(identity_guard_loss(enc, hr, sr, bicubic, margin=0.0)) == pytest.approx(
+        (1 - c_hr[1]) / 2, abs=1e-5)
+    sr_var = tf.Variable(far)
+    with tf.GradientTape() as tape:
+        loss = identity_guard_loss(enc, hr, sr_var, far, margin=0.05)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, sr_var)))) > 0
 
 
 def test_alignment_aware_resize_moves_canonical_points_onto_encoder_template():

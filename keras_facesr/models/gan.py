@@ -1,6 +1,7 @@
 """FaceSRGAN: the SRGAN-style model with an identity term, trainable with plain ``model.fit``.
 
 Generator loss  L0 = identity * L_id + pixel * L_pixel + adversarial * L_adv + content * L_content
+                     [+ identity_guard * L_guard: each face's identity gain over bicubic]
 Discriminator   a registered adversarial loss (gan | ragan | wgan | wgan-gp | hinge, or a
                 plugin's), ``d_steps`` updates per G update.
 Batches are (LR, HR) pairs of float32 RGB in [0, 1].
@@ -22,7 +23,7 @@ from keras_facesr.models.losses import (
     gradient_penalty,
     pixel_loss,
 )
-from keras_facesr.recognition.encoders import IdentityEncoder, identity_loss
+from keras_facesr.recognition.encoders import IdentityEncoder, identity_terms
 from keras_facesr.registry import ADVERSARIAL_LOSSES
 
 
@@ -32,6 +33,7 @@ class LossWeights:
     pixel: float = 1.0
     adversarial: float = 1e-3  # lambda_0
     content: float = 6e-3  # lambda
+    identity_guard: float = 0.0  # face-by-face identity gain over bicubic (identity_guard_loss)
 
 
 def psnr(a, b):
@@ -69,7 +71,7 @@ class FaceSRGAN(keras.Model):
         self.scale = scale
         self.pretraining = False
         self.seed_gen = keras.random.SeedGenerator(1234)  # WGAN-GP's interpolation weights
-        names = ["loss_g", "loss_pixel", "loss_adv", "loss_id", "loss_content", "loss_d",
+        names = ["loss_g", "loss_pixel", "loss_adv", "loss_id", "loss_id_guard", "loss_content", "loss_d",
                  "loss_gp", "d_real", "d_fake"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.val_trackers = {
@@ -85,6 +87,7 @@ class FaceSRGAN(keras.Model):
         pixel_type: str = "l1",
         d_steps: int = 1,
         gp_weight: float = 10.0,
+        guard_margin: float = 0.05,
         **kwargs,
     ):
         super().compile(**kwargs)
@@ -95,9 +98,11 @@ class FaceSRGAN(keras.Model):
         self.pixel_type = pixel_type
         self.d_steps = d_steps
         self.gp_weight = gp_weight
+        self.guard_margin = guard_margin
         w = self.loss_weights
-        if w.identity > 0 and self.encoder is None:
-            raise ValueError("loss weight identity > 0 needs an identity encoder")
+        for name in ("identity", "identity_guard"):
+            if getattr(w, name) > 0 and self.encoder is None:
+                raise ValueError(f"loss weight {name} > 0 needs an identity encoder")
         if w.content > 0 and self.content_features is None:
             raise ValueError("loss weight content > 0 needs a content network")
 
@@ -141,9 +146,17 @@ class FaceSRGAN(keras.Model):
         w = self.loss_weights
         losses = {"loss_pixel": pixel_loss(self.pixel_type, hr, sr)}
         total = w.pixel * losses["loss_pixel"]
-        if w.identity > 0:
-            losses["loss_id"] = identity_loss(self.encoder, hr, sr)
-            total += w.identity * losses["loss_id"]
+        if w.identity > 0 or w.identity_guard > 0:
+            bicubic = None
+            if w.identity_guard > 0:
+                bicubic = ops.image.resize(lr, ops.shape(hr)[1:3], interpolation="bicubic")
+            loss_id, loss_guard = identity_terms(self.encoder, hr, sr, bicubic, self.guard_margin)
+            if w.identity > 0:
+                losses["loss_id"] = loss_id
+                total += w.identity * loss_id
+            if loss_guard is not None:
+                losses["loss_id_guard"] = loss_guard
+                total += w.identity_guard * loss_guard
         if w.content > 0:
             losses["loss_content"] = content_loss(self.content_features, hr, sr)
             total += w.content * losses["loss_content"]

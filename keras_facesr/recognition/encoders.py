@@ -139,13 +139,40 @@ class EncoderEnsemble:
 def identity_loss(encoder: IdentityEncoder | EncoderEnsemble, hr: tf.Tensor, sr: tf.Tensor) -> tf.Tensor:
     """Mean over the batch of 1 - cos(E(HR), E(SR)); E(HR) is a constant target (an ensemble:
     the mean over its encoders)."""
+    return identity_terms(encoder, hr, sr)[0]
+
+
+def identity_guard_loss(encoder: IdentityEncoder | EncoderEnsemble, hr: tf.Tensor, sr: tf.Tensor,
+                        bicubic: tf.Tensor, margin: float) -> tf.Tensor:
+    """Never worse than bicubic, face by face: mean over the batch of
+    max(0, margin - (cos(E(HR), E(SR)) - cos(E(HR), E(bicubic)))).
+
+    The plain identity loss is a batch mean, which a large gain on some faces satisfies while
+    others end below bicubic; this term is zero on a face whose SR beats its bicubic enlargement
+    by ``margin`` and grows as the face falls short (an ensemble: the mean over its encoders).
+    """
+    return identity_terms(encoder, hr, sr, bicubic, margin)[1]
+
+
+def identity_terms(
+    encoder: IdentityEncoder | EncoderEnsemble, hr: tf.Tensor, sr: tf.Tensor,
+    bicubic: tf.Tensor | None = None, margin: float = 0.0,
+) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """``identity_loss`` and, given the bicubic faces, ``identity_guard_loss``, from one pass of
+    the encoder over HR and SR."""
     if isinstance(encoder, EncoderEnsemble):
-        return ops.mean(ops.stack([identity_loss(m, hr, sr) for m in encoder.members]))
+        terms = [identity_terms(m, hr, sr, bicubic, margin) for m in encoder.members]
+        loss_id = ops.mean(ops.stack([t[0] for t in terms]))
+        return loss_id, None if bicubic is None else ops.mean(ops.stack([t[1] for t in terms]))
     e_hr = ops.stop_gradient(encoder.embed(hr))
     # Judged as an image: pixels outside [0, 1] get no identity gradient, so the identity term
     # cannot push the generator to out-of-range contrast (at x8 it diverged without this).
-    e_sr = encoder.embed(ops.clip(sr, 0.0, 1.0))
-    return ops.mean(1.0 - ops.sum(e_hr * e_sr, axis=-1))
+    cos_sr = ops.sum(e_hr * encoder.embed(ops.clip(sr, 0.0, 1.0)), axis=-1)
+    loss_id = ops.mean(1.0 - cos_sr)
+    if bicubic is None:
+        return loss_id, None
+    e_bicubic = ops.stop_gradient(encoder.embed(ops.clip(bicubic, 0.0, 1.0)))
+    return loss_id, ops.mean(ops.relu(margin - (cos_sr - ops.sum(e_hr * e_bicubic, axis=-1))))
 
 
 # ---------------------------------------------------------------- registry

@@ -59,16 +59,23 @@ def select_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def loss_weights(cfg: Config) -> LossWeights:
+    """The generator's loss weights as configured (before ``resolve_losses`` turns terms off)."""
+    loss = cfg.loss
+    return LossWeights(loss.identity, loss.pixel, loss.adversarial, loss.content, loss.identity_guard)
+
+
 def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None, LossWeights, list]:
     """The identity encoder, content network and effective loss weights, with notes."""
     notes = []
-    w = LossWeights(cfg.loss.identity, cfg.loss.pixel, cfg.loss.adversarial, cfg.loss.content)
-    needs_encoder = w.identity > 0 or (w.content > 0 and cfg.loss.content_network == "encoder")
+    w = loss_weights(cfg)
+    needs_encoder = (w.identity > 0 or w.identity_guard > 0
+                     or (w.content > 0 and cfg.loss.content_network == "encoder"))
     encoder = None
     if needs_encoder and cfg.loss.encoder == "none":
         notes.append("identity encoder: none (loss.encoder = \"none\"): identity and "
                      "encoder-content terms are off")
-        w.identity = 0.0
+        w.identity = w.identity_guard = 0.0
         if cfg.loss.content_network == "encoder":
             w.content = 0.0
     elif needs_encoder:
@@ -83,7 +90,7 @@ def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None
                     "no pretrained identity encoder is installed: identity and encoder-content "
                     "terms are OFF (set loss.encoder = FILE.keras or a registered name)"
                 )
-                w.identity = 0.0
+                w.identity = w.identity_guard = 0.0
                 if cfg.loss.content_network == "encoder":
                     w.content = 0.0
         else:
@@ -123,10 +130,11 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
         g_optimizer=keras.optimizers.Adam(t.g_lr, **betas),
         d_optimizer=keras.optimizers.Adam(t.d_lr, **betas),
         gan_type=loss.gan,
-        loss_weights=weights or LossWeights(loss.identity, loss.pixel, loss.adversarial, loss.content),
+        loss_weights=weights or loss_weights(cfg),
         pixel_type=loss.pixel_type,
         d_steps=t.d_steps,
         gp_weight=loss.gp_weight,
+        guard_margin=loss.identity_guard_margin,
         jit_compile=t.jit_compile,
     )
     gan.build_optimizers()
@@ -225,7 +233,10 @@ def fit(
     )
     echo(
         "loss: L0 = {identity:g}*L_id + {pixel:g}*L_pixel + {adversarial:g}*L_adv + "
-        "{content:g}*L_content".format(**asdict(weights)) + f"; D: {cfg.loss.gan}"
+        "{content:g}*L_content".format(**asdict(weights))
+        + (f" + {weights.identity_guard:g}*L_guard (margin {cfg.loss.identity_guard_margin:g})"
+           if weights.identity_guard > 0 else "")
+        + f"; D: {cfg.loss.gan}"
     )
     for n in notes:
         echo(f"note: {n}")
