@@ -17,6 +17,13 @@ judge, face by face: a mean gain can hide faces made less recognisable. ``--refe
 judges against a softer reference, the 128 px face shrunk to F times the native size and
 enlarged back, as the Solvay check's reference is the same photo at twice the size: does a
 soft reference favour bicubic?
+
+One reading per face is noisy: a sub-pixel change of framing moves the judge's cosine by as
+much as SR and bicubic differ. With ``--per-face --draws N`` each face is also recorded N more
+times, shifted by seeded Gaussian noise (``--shift`` native px) before it is shrunk, SR and
+bicubic from the same shifted face (paired), and a face counts as **worse** when its mean
+SR-minus-bicubic cosine over the draws is below zero by more than twice its standard error, as
+``solvay_faces.py`` counts them.
 """
 
 from __future__ import annotations
@@ -43,6 +50,29 @@ from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 def resize_all(faces: np.ndarray, side: int) -> np.ndarray:
     interp = cv2.INTER_AREA if side < faces.shape[1] else cv2.INTER_CUBIC
     return np.stack([cv2.resize(f, (side, side), interpolation=interp) for f in faces])
+
+
+def shift_all(faces: np.ndarray, moves: np.ndarray) -> np.ndarray:
+    """Each face translated by its (dx, dy) px, sub-pixel, edges reflected."""
+    side = faces.shape[1]
+    return np.stack([cv2.warpAffine(f, np.float32([[1, 0, dx], [0, 1, dy]]), (side, side),
+                                    flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+                     for f, (dx, dy) in zip(faces, moves, strict=True)])
+
+
+def enlarge(native: np.ndarray, variants: list) -> list[np.ndarray]:
+    """The faces at 128 px: bicubic, then each (model, fidelity) as ``enhance`` feeds it."""
+    outs = [resize_all(native, 128)]
+    for m, w in variants:
+        lr = resize_all(native, m.info.lr_size)
+        sr = refine(lr, m(lr), w)
+        outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
+    return outs
+
+
+def judged(outs: list[np.ndarray], judge, e_ref: np.ndarray) -> list[np.ndarray]:
+    """Each output's per-face cosine to the reference embeddings."""
+    return [np.sum(np.asarray(judge.embed(np.clip(o, 0, 1))) * e_ref, axis=1) for o in outs]
 
 
 def psnr(out: np.ndarray, hr: np.ndarray) -> float:
@@ -73,6 +103,10 @@ def main() -> None:
                         help="Judge against the face at this multiple of the native size (default: 128 px).")
     parser.add_argument("--per-face", action="store_true",
                         help="Also count the faces whose cosine is below bicubic's.")
+    parser.add_argument("--draws", type=int, default=0,
+                        help="With --per-face: shifted recordings per face, to count faces worse "
+                             "beyond the judge's noise.")
+    parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
     args = parser.parse_args()
 
     variants = [(m, w) for m in (KerasSR(p) for p in (args.model or bundled_models()))
@@ -95,12 +129,8 @@ def main() -> None:
             if args.reference_scale:
                 reference = resize_all(resize_all(hr, round(args.reference_scale * size)), 128)
             e_hr = np.asarray(judge.embed(reference))
-            outs = [resize_all(native, 128)]
-            for m, w in variants:
-                lr = resize_all(native, m.info.lr_size)
-                sr = refine(lr, m(lr), w)
-                outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
-            cosines = [np.sum(np.asarray(judge.embed(np.clip(o, 0, 1))) * e_hr, axis=1) for o in outs]
+            outs = enlarge(native, variants)
+            cosines = judged(outs, judge, e_hr)
             scores = [(psnr(o, hr), float(np.mean(c))) for o, c in zip(outs, cosines, strict=True)]
             for k in range(len(variants)):
                 wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
@@ -110,6 +140,18 @@ def main() -> None:
             if args.per_face:
                 below = [f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:]]
                 print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(f"{b:>22}" for b in below))
+            if args.per_face and args.draws > 1:
+                rng = np.random.default_rng(size)
+                drawn = []  # per draw: each variant's SR - bicubic cosine, per face
+                for _ in range(args.draws):
+                    moves = rng.normal(0.0, args.shift * 128 / size, (len(hr), 2))
+                    c = judged(enlarge(resize_all(shift_all(hr, moves), size), variants), judge, e_hr)
+                    drawn.append([ck - c[0] for ck in c[1:]])
+                g = np.array(drawn)  # draws, variants, faces
+                se = g.std(axis=0, ddof=1) / np.sqrt(args.draws)
+                worse = np.sum(g.mean(axis=0) < -2 * se, axis=1)
+                print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(
+                    f"{f'{k} of {len(hr)} worse':>22}" for k in worse))
         print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
             f"{'yes' if w else 'no':>22}" for w in wins))
     print("identity-cosine gain over bicubic, summed over the sizes")
