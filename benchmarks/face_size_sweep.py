@@ -108,6 +108,10 @@ def main() -> None:
                              "beyond the judge's noise.")
     parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
     args = parser.parse_args()
+    if args.draws and not args.per_face:
+        parser.error("--draws counts faces worse than bicubic: give it with --per-face")
+    if args.draws and args.draws < 2:
+        parser.error(f"--draws {args.draws}: at least 2 (a standard error needs two draws)")
 
     variants = [(m, w) for m in (KerasSR(p) for p in (args.model or bundled_models()))
                 for w in (args.fidelity or [m.info.fidelity])]
@@ -140,7 +144,7 @@ def main() -> None:
             if args.per_face:
                 below = [f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:]]
                 print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(f"{b:>22}" for b in below))
-            if args.per_face and args.draws > 1:
+            if args.draws:
                 rng = np.random.default_rng(size)
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
                 for _ in range(args.draws):

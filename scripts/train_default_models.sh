@@ -30,6 +30,10 @@ common=(--data nba --batch-size 16 --generator edge --set train.hr_size=128
         --set loss.content=0 --set loss.encoder='"sface"' --set train.tensorboard=false
         --set train.samples=4 --set degrade.resize='["area", "bilinear"]'
         --set degrade.antialias=false)
+# run_step RUN: the step a run folder's summary.json records (where its last fit call ended)
+run_step() {
+  python -c "import json, sys; print(json.load(open(sys.argv[1]))['step'])" "$1/summary.json"
+}
 train_scale() {
   local scale=$1 identity=$2 lr=$3 total=$((PRE + FINE))
   local pre="$RUNS/x$scale-pretrain"
@@ -40,7 +44,7 @@ train_scale() {
   for variant in identity pixel; do
     local out="$RUNS/x$scale-$variant" weight=$identity
     [ "$variant" = pixel ] && weight=0
-    if [ ! -f "$out/generator.keras" ] || [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -lt "$total" ]; then
+    if [ ! -f "$out/generator.keras" ] || [ "$(run_step "$out")" -lt "$total" ]; then
       [ -d "$out" ] || cp -r "$pre" "$out"
       keras-facesr fit --data nba --output "$out" --resume --steps "$total" --set loss.identity="$weight" \
         --set train.g_lr="$lr"
@@ -53,7 +57,7 @@ train_scale() {
 fit_run() {
   local out=$1 steps=$2; shift 2
   if [ -f "$out/config.toml" ]; then
-    [ -f "$out/generator.keras" ] && [ "$(python -c "import json;print(json.load(open('$out/summary.json'))['step'])")" -ge "$steps" ] && return
+    [ -f "$out/generator.keras" ] && [ "$(run_step "$out")" -ge "$steps" ] && return
     keras-facesr fit "${@:1:4}" --output "$out" --resume --steps "$steps"
   else
     keras-facesr fit "$@" --output "$out" --steps "$steps"
@@ -150,7 +154,7 @@ if [ -n "${STAGE5_ONLY:-}" ]; then
   # shipped (model card).
   guard="$RUNS/x4-v5-guard"
   [ -d "$guard" ] || cp -r "$RUNS/x4-v4-identity" "$guard"
-  if [ "$(python -c "import json;print(json.load(open('$guard/summary.json'))['step'])")" -lt "${STAGE5_STEPS:-2000}" ]; then
+  if [ "$(run_step "$guard")" -lt "${STAGE5_STEPS:-2000}" ]; then
     keras-facesr fit "${clean[@]:0:4}" --output "$guard" --resume --steps "${STAGE5_STEPS:-2000}" \
       --set loss.identity_guard=0.5 --set loss.identity_guard_margin=0.05
   fi
