@@ -24,6 +24,9 @@ times, shifted by seeded Gaussian noise (``--shift`` native px) before it is shr
 bicubic from the same shifted face (paired), and a face counts as **worse** when its mean
 SR-minus-bicubic cosine over the draws is below zero by more than twice its standard error, as
 ``solvay_faces.py`` counts them.
+
+``--grey`` makes every face grey first (BT.601 luma), as a night-mode camera or an old photo
+records it, and the SR faces grey as ``enhance`` makes them for a grey input face.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from keras_facesr.images import list_images, read_image  # noqa: E402
 from keras_facesr.models import gan  # noqa: E402
 from keras_facesr.models.info import bundled_models  # noqa: E402
 from keras_facesr.pipeline.fidelity import refine  # noqa: E402
+from keras_facesr.pipeline.paste import LUMA  # noqa: E402
 from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
@@ -60,12 +64,20 @@ def shift_all(faces: np.ndarray, moves: np.ndarray) -> np.ndarray:
                      for f, (dx, dy) in zip(faces, moves, strict=True)])
 
 
-def enlarge(native: np.ndarray, variants: list) -> list[np.ndarray]:
-    """The faces at 128 px: bicubic, then each (model, fidelity) as ``enhance`` feeds it."""
+def to_grey(faces: np.ndarray) -> np.ndarray:
+    """RGB faces as grey RGB faces (BT.601 luma in every channel)."""
+    return np.repeat((faces @ LUMA)[..., None], 3, axis=-1).astype(np.float32)
+
+
+def enlarge(native: np.ndarray, variants: list, grey: bool = False) -> list[np.ndarray]:
+    """The faces at 128 px: bicubic, then each (model, fidelity) as ``enhance`` feeds it
+    (``grey``: the SR faces made grey, as ``enhance`` does for a grey input face)."""
     outs = [resize_all(native, 128)]
     for m, w in variants:
         lr = resize_all(native, m.info.lr_size)
         sr = refine(lr, m(lr), w)
+        if grey:
+            sr = to_grey(sr)
         outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
     return outs
 
@@ -107,6 +119,8 @@ def main() -> None:
                         help="With --per-face: shifted recordings per face, to count faces worse "
                              "beyond the judge's noise.")
     parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
+    parser.add_argument("--grey", action="store_true",
+                        help="Grey faces (luma), as night-mode cameras and old photos record them.")
     args = parser.parse_args()
     if args.draws and not args.per_face:
         parser.error("--draws counts faces worse than bicubic: give it with --per-face")
@@ -117,12 +131,15 @@ def main() -> None:
                 for w in (args.fidelity or [m.info.fidelity])]
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
+    if args.grey:
+        sets = {spec: to_grey(hr) for spec, hr in sets.items()}
     names = ["bicubic"] + [f"{m.info.name} w={w:g}" for m, w in variants]
     # identity-cosine gain over bicubic per set, summed over sizes
     gains = {spec: [0.0] * len(variants) for spec in sets}
     against = (f"the face at {args.reference_scale:g}x the native size" if args.reference_scale
                else "the 128 px face")
-    print(f"PSNR (dB) against the 128 px face / {args.judge} identity cosine against {against}; "
+    print(("Grey faces. " if args.grey else "")
+          + f"PSNR (dB) against the 128 px face / {args.judge} identity cosine against {against}; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     print(f"{'native px':>9}  {'set':8s}  " + "  ".join(f"{n:>22}" for n in names))
     for size in args.sizes:
@@ -133,7 +150,7 @@ def main() -> None:
             if args.reference_scale:
                 reference = resize_all(resize_all(hr, round(args.reference_scale * size)), 128)
             e_hr = np.asarray(judge.embed(reference))
-            outs = enlarge(native, variants)
+            outs = enlarge(native, variants, args.grey)
             cosines = judged(outs, judge, e_hr)
             scores = [(psnr(o, hr), float(np.mean(c))) for o, c in zip(outs, cosines, strict=True)]
             for k in range(len(variants)):
@@ -149,7 +166,8 @@ def main() -> None:
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
                 for _ in range(args.draws):
                     moves = rng.normal(0.0, args.shift * 128 / size, (len(hr), 2))
-                    c = judged(enlarge(resize_all(shift_all(hr, moves), size), variants), judge, e_hr)
+                    c = judged(enlarge(resize_all(shift_all(hr, moves), size), variants, args.grey),
+                               judge, e_hr)
                     drawn.append([ck - c[0] for ck in c[1:]])
                 g = np.array(drawn)  # draws, variants, faces
                 se = g.std(axis=0, ddof=1) / np.sqrt(args.draws)

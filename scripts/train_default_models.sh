@@ -141,6 +141,15 @@ if [ -n "${STAGE4_ONLY:-}" ]; then
     --set loss.identity=0.03 --set loss.encoder='"sface"'
   exit
 fi
+# stage5_variant NAME SETS...: "x4-v5-NAME", a copy of the shipped x4's run resumed to
+# STAGE5_STEPS with the --set options SETS added to its recipe (a finished one is skipped)
+stage5_variant() {
+  local out="$RUNS/x4-v5-$1"; shift
+  [ -d "$out" ] || cp -r "$RUNS/x4-v4-identity" "$out"
+  if [ "$(run_step "$out")" -lt "${STAGE5_STEPS:-2000}" ]; then
+    keras-facesr fit "${clean[@]:0:4}" --output "$out" --resume --steps "${STAGE5_STEPS:-2000}" "$@"
+  fi
+}
 # Stage 5 ("longer"): a copy of the shipped x4's run (stage 4, identity) resumed with its
 # discriminator and optimiser state for 1,000 steps more, the same recipe, 2,000 steps in all. It
 # gained on the three held-out sets, but dlib found more Solvay faces worse: not shipped (model card).
@@ -152,12 +161,11 @@ if [ -n "${STAGE5_ONLY:-}" ]; then
   # enlargement by the margin is penalised, where the batch-mean identity term is not. It left
   # as many held-out faces below bicubic and more Solvay faces, at 0.08-0.22 dB less PSNR: not
   # shipped (model card).
-  guard="$RUNS/x4-v5-guard"
-  [ -d "$guard" ] || cp -r "$RUNS/x4-v4-identity" "$guard"
-  if [ "$(run_step "$guard")" -lt "${STAGE5_STEPS:-2000}" ]; then
-    keras-facesr fit "${clean[@]:0:4}" --output "$guard" --resume --steps "${STAGE5_STEPS:-2000}" \
-      --set loss.identity_guard=0.5 --set loss.identity_guard_margin=0.05
-  fi
+  stage5_variant guard --set loss.identity_guard=0.5 --set loss.identity_guard_margin=0.05
+  # "x4-v5-grey": the same 1,000 steps with half the faces grey (degrade.grey = 0.5, was 0.15):
+  # grey faces (night-mode cameras, old photos) leave more held-out faces below bicubic than
+  # colour ones (face_size_sweep.py --grey).
+  stage5_variant grey --set degrade.grey=0.5
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then

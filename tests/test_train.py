@@ -123,6 +123,21 @@ def test_resume_after_sigkill_continues_at_the_same_step(image_dir, tmp_path):
     assert json.loads((out / "summary.json").read_text())["step"] == saved_step + 3
 
 
+def test_resume_with_overrides_records_them_in_the_run_folder(tmp_path):
+    from keras_facesr.config import load_config
+    from keras_facesr.train.run import prepare_run
+
+    run = tmp_path / "run"
+    prepare_run(run, None, ["degrade.grey=0.15"], resume=False)
+    before = (run / "config.toml").read_text()
+    assert prepare_run(run, None, [], resume=True).degrade.grey == 0.15
+    assert (run / "config.toml").read_text() == before  # a plain resume rewrites nothing
+    assert prepare_run(run, None, ["degrade.grey=0.5"], resume=True).degrade.grey == 0.5
+    # the folder's config is what the run now trains with: a later plain --resume keeps 0.5
+    assert load_config(run / "config.toml").degrade.grey == 0.5
+    assert prepare_run(run, None, [], resume=True).degrade.grey == 0.5
+
+
 def test_nan_guard_stops_and_blocks_checkpoints(tmp_path):
     import types
 

@@ -32,14 +32,20 @@ def is_chief() -> bool:
 
 
 def prepare_run(output: Path, config: str | None, overrides: list[str], resume: bool) -> Config:
-    """The run's config: from the run folder when resuming, else from defaults/file/overrides."""
+    """The run's config: from the run folder when resuming, else from defaults/file/overrides.
+
+    The folder's ``config.toml`` always holds the config the run trains with from here: a
+    resume with ``--set`` overrides records them, so a later plain ``--resume`` keeps them."""
     saved = output / "config.toml"
     if resume:
         if not saved.is_file():
             raise RunError(f"{output}: nothing to resume (no config.toml)")
         if config:
             raise RunError("--config cannot be combined with --resume (the run's config is used)")
-        return load_config(saved, overrides)
+        cfg = load_config(saved, overrides)
+        if overrides and is_chief():
+            write_bytes_atomic(saved, cfg.to_toml().encode())
+        return cfg
     if latest_checkpoint(output / "checkpoints") is not None:
         raise RunError(f"{output}: already holds a run; use --resume or another --output")
     cfg = load_config(config, overrides)
