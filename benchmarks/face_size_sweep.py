@@ -23,7 +23,9 @@ much as SR and bicubic differ. With ``--per-face --draws N`` each face is also r
 times, shifted by seeded Gaussian noise (``--shift`` native px) before it is shrunk, SR and
 bicubic from the same shifted face (paired), and a face counts as **worse** when its mean
 SR-minus-bicubic cosine over the draws is below zero by more than twice its standard error, as
-``solvay_faces.py`` counts them.
+``solvay_faces.py`` counts them (``paired.py``). Below each "worse" count: how many faces the
+rule would flag by chance alone were SR and bicubic alike on every face, and how many it finds
+better.
 
 ``--grey`` makes every face grey first (BT.601 luma), as a night-mode camera or an old photo
 records it, and the SR faces grey as ``enhance`` makes them for a grey input face.
@@ -49,6 +51,8 @@ from keras_facesr.pipeline.fidelity import refine  # noqa: E402
 from keras_facesr.pipeline.paste import LUMA  # noqa: E402
 from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
+
+from paired import paired_gain  # noqa: E402
 
 
 def resize_all(faces: np.ndarray, side: int) -> np.ndarray:
@@ -170,10 +174,13 @@ def main() -> None:
                                judge, e_hr)
                     drawn.append([ck - c[0] for ck in c[1:]])
                 g = np.array(drawn)  # draws, variants, faces
-                se = g.std(axis=0, ddof=1) / np.sqrt(args.draws)
-                worse = np.sum(g.mean(axis=0) < -2 * se, axis=1)
+                faces = [[paired_gain(g[:, v, i], seed=i) for i in range(len(hr))]
+                         for v in range(len(variants))]
                 print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(
-                    f"{f'{k} of {len(hr)} worse':>22}" for k in worse))
+                    f"{f'{sum(f.worse for f in fs)} of {len(hr)} worse':>22}" for fs in faces))
+                print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(
+                    f"{f'chance {sum(f.chance for f in fs):.1f}, better {sum(f.better for f in fs)}':>22}"
+                    for fs in faces))
         print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
             f"{'yes' if w else 'no':>22}" for w in wins))
     print("identity-cosine gain over bicubic, summed over the sizes")

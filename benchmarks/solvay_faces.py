@@ -17,9 +17,11 @@ So each face is also run ``--draws`` times with its landmarks moved by seeded Ga
 (``--sigma`` px in the small photo, below MTCNN's own error on such faces), SR and bicubic
 on the same crops (paired). A face is **worse** when its mean SR-minus-bicubic cosine over the
 draws is below zero by more than twice its standard error, i.e. beyond the judge's own noise.
-Each judge's count of worse faces is printed, and the faces that every judge finds worse: two
-networks trained apart disagree on single faces at this level, so a face both find worse is
-worse, and one only one judge flags may be that judge's quirk.
+Each judge's count of worse faces is printed, with the count its rule would flag by chance
+alone were SR and bicubic alike on every face (``paired.py``: the draws' signs flipped), and
+the faces that every judge finds worse: two networks trained apart disagree on single faces at
+this level, so a face both find worse is worse, and one only one judge flags may be that
+judge's quirk.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from keras_facesr.models.info import WEIGHTS_DIR  # noqa: E402
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
+from paired import PairedGain, paired_gain  # noqa: E402
+
 SAMPLES = WEIGHTS_DIR.parent / "samples"
 # Judges in no bundled model's training loss (x4 and x8 had SFace in stage 1).
 JUDGES = ("dlib-resnet", "faceres")
@@ -52,13 +56,11 @@ class JudgedGain:
 
     cos_sr: float  # the judge's cosine to the reference, as `enhance` aligns the face
     cos_bicubic: float
-    gain_mean: float  # SR minus bicubic cosine, mean over the re-aligned draws
-    gain_se: float  # its standard error
+    gain: PairedGain  # SR minus bicubic cosine over the re-aligned draws
 
     @property
     def worse(self) -> bool:
-        """Below bicubic beyond the judge's noise (two standard errors)."""
-        return self.gain_mean < -2 * self.gain_se
+        return self.gain.worse
 
 
 @dataclass
@@ -125,11 +127,7 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
     judged: dict[str, list[JudgedGain]] = {}
     for j, (c_sr, c_bi) in cos.items():
         g = np.array(gains[j]) if draws else (c_sr - c_bi)[None]
-        counted = np.sum(~np.isnan(g), axis=0)
-        se = np.zeros(len(keep))  # no spread to measure from fewer than two draws
-        many = counted > 1
-        se[many] = np.nanstd(g[:, many], axis=0, ddof=1) / np.sqrt(counted[many])
-        judged[j] = [JudgedGain(float(c_sr[i]), float(c_bi[i]), float(np.nanmean(g[:, i])), float(se[i]))
+        judged[j] = [JudgedGain(float(c_sr[i]), float(c_bi[i]), paired_gain(g[:, i], seed=i))
                      for i in range(len(keep))]
     refs_kept = np.stack([refs[k] for k in keep])
     p_sr, p_bi = np.asarray(psnr(refs_kept, sr)), np.asarray(psnr(refs_kept, bicubic))
@@ -158,8 +156,8 @@ def main() -> None:
     print(f"{'px':>4} {'model':16s} {'PSNR SR':>8} {'bicubic':>8}" + "".join(
         f" {j + ': SR / bicubic, gain ± 2 SE':>44}" for j in args.judge))
     first = args.judge[0]
-    for r in sorted(rows, key=lambda r: (r.size, r.judged[first].gain_mean)):
-        cells = "".join(f" {g.cos_sr:7.4f} / {g.cos_bicubic:.4f}, {g.gain_mean:+.4f} ± {2 * g.gain_se:.4f}"
+    for r in sorted(rows, key=lambda r: (r.size, r.judged[first].gain.mean)):
+        cells = "".join(f" {g.cos_sr:7.4f} / {g.cos_bicubic:.4f}, {g.gain.mean:+.4f} ± {2 * g.gain.se:.4f}"
                         + (" worse" if g.worse else "      ") for g in r.judged.values())
         flag = "  <- worse by every judge" if r.worse else ""
         print(f"{r.size:4.0f} {r.model:16s} {r.psnr_sr:8.2f} {r.psnr_bicubic:8.2f}{cells}{flag}")
@@ -169,9 +167,11 @@ def main() -> None:
         g = [r.judged[j] for r in rows]
         print(f"{j}: cos SR {np.mean([x.cos_sr for x in g]):.4f} vs bicubic "
               f"{np.mean([x.cos_bicubic for x in g]):.4f}; mean gain over the draws "
-              f"{np.mean([x.gain_mean for x in g]):+.4f}; below bicubic in the one alignment: "
+              f"{np.mean([x.gain.mean for x in g]):+.4f}; below bicubic in the one alignment: "
               f"{sum(x.cos_sr < x.cos_bicubic for x in g)} of {len(g)}; worse beyond its noise: "
-              f"{sum(x.worse for x in g)} of {len(g)}")
+              f"{sum(x.worse for x in g)} of {len(g)} (by chance alone, were SR and bicubic alike "
+              f"on every face: {sum(x.gain.chance for x in g):.1f}); better beyond its noise: "
+              f"{sum(x.gain.better for x in g)} of {len(g)}")
     print(f"worse by every judge: {sum(r.worse for r in rows)} of {len(rows)}")
 
 

@@ -164,7 +164,8 @@ if [ -n "${STAGE5_ONLY:-}" ]; then
   stage5_variant guard --set loss.identity_guard=0.5 --set loss.identity_guard_margin=0.05
   # "x4-v5-grey": the same 1,000 steps with half the faces grey (degrade.grey = 0.5, was 0.15):
   # grey faces (night-mode cameras, old photos) leave more held-out faces below bicubic than
-  # colour ones (face_size_sweep.py --grey).
+  # colour ones (face_size_sweep.py --grey). It gained on grey faces, lost to stage 5 longer on
+  # colour faces of other people and left as many Solvay faces worse: not shipped (model card).
   stage5_variant grey --set degrade.grey=0.5
   exit
 fi
