@@ -2,6 +2,7 @@
 
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
         [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
+        [--per-face [--draws 8 --shift 0.35]] [--reference-scale 2] [--grey]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
 other people from other sources) is shrunk with area averaging to a native size, as a camera
@@ -96,6 +97,11 @@ def psnr(out: np.ndarray, hr: np.ndarray) -> float:
     return float(np.mean(gan.psnr(hr, np.clip(out, 0.0, 1.0))))
 
 
+def row(size: str, spec: str, cells: list[str]) -> None:
+    """One printed line: native size, set, then one right-aligned cell per column."""
+    print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
+
+
 def load_set(spec: str, val_fraction: float) -> np.ndarray:
     name, _, split = spec.partition(":")
     files = []
@@ -145,7 +151,7 @@ def main() -> None:
     print(("Grey faces. " if args.grey else "")
           + f"PSNR (dB) against the 128 px face / {args.judge} identity cosine against {against}; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
-    print(f"{'native px':>9}  {'set':8s}  " + "  ".join(f"{n:>22}" for n in names))
+    row("native px", "set", names)
     for size in args.sizes:
         wins = [True] * len(variants)
         for spec, hr in sets.items():
@@ -160,11 +166,9 @@ def main() -> None:
             for k in range(len(variants)):
                 wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
                 gains[spec][k] += scores[k + 1][1] - scores[0][1]
-            cells = [f"{p:6.2f} / {c:.4f}" for p, c in scores]
-            print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
+            row(str(size), spec, [f"{p:6.2f} / {c:.4f}" for p, c in scores])
             if args.per_face:
-                below = [f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:]]
-                print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(f"{b:>22}" for b in below))
+                row("", "", ["", *(f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:])])
             if args.draws:
                 rng = np.random.default_rng(size)
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
@@ -176,16 +180,13 @@ def main() -> None:
                 g = np.array(drawn)  # draws, variants, faces
                 faces = [[paired_gain(g[:, v, i], seed=i) for i in range(len(hr))]
                          for v in range(len(variants))]
-                print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(
-                    f"{f'{sum(f.worse for f in fs)} of {len(hr)} worse':>22}" for fs in faces))
-                print(f"{'':>9}  {'':8s}  {'':>22}  " + "  ".join(
-                    f"{f'chance {sum(f.chance for f in fs):.1f}, better {sum(f.better for f in fs)}':>22}"
-                    for fs in faces))
-        print(f"{'':>9}  {'wins':8s}  {'':>22}  " + "  ".join(
-            f"{'yes' if w else 'no':>22}" for w in wins))
+                row("", "", ["", *(f"{sum(f.worse for f in fs)} of {len(hr)} worse" for fs in faces)])
+                row("", "", ["", *(f"chance {sum(f.chance for f in fs):.1f}, "
+                                   f"better {sum(f.better for f in fs)}" for fs in faces)])
+        row("", "wins", ["", *("yes" if w else "no" for w in wins)])
     print("identity-cosine gain over bicubic, summed over the sizes")
     for spec, per_set in [*gains.items(), ("all sets", [sum(g) for g in zip(*gains.values(), strict=True)])]:
-        print(f"{'':>9}  {spec:8s}  {'':>22}  " + "  ".join(f"{g:>+22.4f}" for g in per_set))
+        row("", spec, ["", *(f"{g:+.4f}" for g in per_set)])
 
 
 if __name__ == "__main__":
