@@ -3,15 +3,20 @@
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
         [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
         [--per-face [--draws 8 --shift 0.35]] [--reference-scale 2] [--grey]
+        [--own-size LOW HIGH | --own-size off]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
 other people from other sources) is shrunk with area averaging to a native size, as a camera
 would record a face that small, then enlarged to 128 px by bicubic interpolation and by each
 model, fed the way ``enhance`` feeds it: the face resized to the model's input side (area
-averaging down, bicubic up), refined with the model's default fidelity. Per size and set:
-PSNR (dB) and the judge's identity cosine to the own 128 px face. A model ``wins`` a size when
-its cosine is at least bicubic's and its PSNR above bicubic's on every set: that sets each
-bundled model's ``face_sizes`` (its ``.keras.json``) and the resolution threshold.
+averaging down, bicubic up), or as it is where the model's ``own_size`` band says so (its
+``.keras.json``; ``--own-size`` tries another band, ``off`` none), refined with the model's
+default fidelity. Per size and set: PSNR (dB) and the judge's identity cosine to the own 128 px
+face. A model ``wins`` a size when its cosine is at least bicubic's and its PSNR above
+bicubic's on every set: one range of sizes it wins (where two models win, the one with the
+higher cosine on most sets) is each bundled model's ``face_sizes`` (its ``.keras.json``),
+``grey_face_sizes`` from a ``--grey`` run, and the band where feeding faces at their own size
+wins over resizing them is its ``own_size``.
 
 ``--per-face`` adds, per size and set, how many faces each model leaves below bicubic by the
 judge, face by face: a mean gain can hide faces made less recognisable. ``--reference-scale F``
@@ -36,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,7 +85,8 @@ def enlarge(native: np.ndarray, variants: list, grey: bool = False) -> list[np.n
     (``grey``: the SR faces made grey, as ``enhance`` does for a grey input face)."""
     outs = [resize_all(native, 128)]
     for m, w in variants:
-        lr = resize_all(native, m.info.lr_size)
+        side = m.info.input_side(native.shape[1])
+        lr = native if side == native.shape[1] else resize_all(native, side)
         sr = refine(lr, m(lr), w)
         if grey:
             sr = to_grey(sr)
@@ -131,14 +138,24 @@ def main() -> None:
     parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
     parser.add_argument("--grey", action="store_true",
                         help="Grey faces (luma), as night-mode cameras and old photos record them.")
+    parser.add_argument("--own-size", nargs="+", metavar="LOW HIGH | off",
+                        help="Feed faces of these native sizes at their own size (default: each "
+                             "model's own_size band; off: resample every face to the model's input).")
     args = parser.parse_args()
+    own_size = args.own_size
+    if own_size is not None and own_size != ["off"] and len(own_size) != 2:
+        parser.error(f"--own-size {' '.join(own_size)}: give LOW HIGH, or off")
     if args.draws and not args.per_face:
         parser.error("--draws counts faces worse than bicubic: give it with --per-face")
     if args.draws and args.draws < 2:
         parser.error(f"--draws {args.draws}: at least 2 (a standard error needs two draws)")
 
-    variants = [(m, w) for m in (KerasSR(p) for p in (args.model or bundled_models()))
-                for w in (args.fidelity or [m.info.fidelity])]
+    models = [KerasSR(p) for p in (args.model or bundled_models())]
+    if own_size is not None:
+        band = None if own_size == ["off"] else (float(own_size[0]), float(own_size[1]))
+        for m in models:
+            m.info = replace(m.info, own_size=band)
+    variants = [(m, w) for m in models for w in (args.fidelity or [m.info.fidelity])]
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
     if args.grey:

@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from keras_facesr.face.align import align_face  # noqa: E402
 from keras_facesr.face.detect import Face, FaceDetector  # noqa: E402
-from keras_facesr.images import read_image  # noqa: E402
+from keras_facesr.images import centre_square, read_image  # noqa: E402
 from keras_facesr.models.gan import psnr  # noqa: E402
 from keras_facesr.models.info import WEIGHTS_DIR  # noqa: E402
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer  # noqa: E402
@@ -106,7 +106,8 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
                        for d, m in zip(found, landmarks, strict=True)]
         faces = enhancer.enhance(small).faces
         keep = [k for k, face in enumerate(faces) if face.path == SUPER_RESOLVED]
-        sr = np.stack([faces[k].sr for k in keep]).astype(np.float32) / 255
+        # a face fed at its own size (the model's own_size band) comes out at 4x that size
+        sr = np.stack([centre_square(faces[k].sr, 128) for k in keep]).astype(np.float32) / 255
         bicubic = np.stack([cv2.resize(faces[k].lr, (128, 128), interpolation=cv2.INTER_CUBIC)
                             for k in keep]).astype(np.float32) / 255
         cos = {j: (np.sum(_unit(e.embed(sr)) * ref_emb[j][keep], axis=1),

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from keras_facesr.images import read_image, tile, write_image
+from keras_facesr.images import centre_square, read_image, tile, write_image
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer
 
 
@@ -52,11 +52,10 @@ def main() -> None:
     faces = sorted(faces, key=lambda f: -f.box[1])[: args.faces]  # the front row,
     faces.sort(key=lambda f: f.box[0])  # left to right
     before, after = [], []
-    for f in faces:
-        side = f.sr.shape[0]
-        enlarged = cv2.resize(f.lr, (side, side), interpolation=cv2.INTER_CUBIC)
+    for f in faces:  # at x4's 128 px output: a face fed at its own size comes out 4x that
+        enlarged = cv2.resize(f.lr, (128, 128), interpolation=cv2.INTER_CUBIC)
         before.append(label(enlarged, f"input {f.size:.0f} px"))
-        after.append(label(f.sr, f.model or ""))
+        after.append(label(centre_square(f.sr, 128), f.model or ""))
     write_image(args.output / "faces_before_after.jpg", tile([before, after]))
     print(f"wrote {args.output}/before_after.jpg, faces_before_after.jpg ({len(faces)} faces, "
           f"models {', '.join(sorted({f.model for f in faces}))})")

@@ -71,6 +71,37 @@ def test_every_quantisation_loads_in_litert_holds_parity_and_is_gpu_compatible(b
     assert (bundle / "saved_model_32x32" / "saved_model.pb").is_file()
 
 
+def test_faces_fed_at_their_own_size_get_a_generator_of_that_side(trained, tmp_path):
+    """A model whose ``own_size`` band is measured is exported at every side that band feeds;
+    the on-device runtime feeds such a face at its own side, as the Keras pipeline does."""
+    import shutil
+
+    from keras_facesr.edge.bundle import _generator
+    from keras_facesr.models.info import ModelInfo, write_model_info
+    from keras_facesr.pipeline.enhance import FaceEnhancer
+    from keras_facesr.pipeline.sr import KerasSR
+
+    model = tmp_path / "own.keras"
+    shutil.copy(trained, model)
+    write_model_info(model, ModelInfo("own-test", 4, 32, own_size=(29.6, 33.0)))
+    manifest = ex.export(model, tmp_path / "b", saved_model=False, include_mtcnn=False,
+                         echo=lambda m: None)
+    assert sorted(m["input_size"][0] for m in manifest["models"]) == [30, 31, 32, 33]
+    assert manifest["own_size"] == [29.6, 33.0]
+    edge = _generator(tmp_path / "b", manifest, None, 1, None)
+    assert edge.input_sides == {30, 31, 32, 33} and edge.info.own_size == (29.6, 33.0)
+    rng = np.random.default_rng(3)
+    crop = smooth_face_like(rng, 31)
+    keras_sr = FaceEnhancer([KerasSR(model)], fidelity=1.0).enhance(crop, aligned=True)
+    edge_sr = FaceEnhancer([edge], fidelity=1.0).enhance(crop, aligned=True)
+    assert edge_sr.image.shape == keras_sr.image.shape == (124, 124, 3)
+    assert ex.psnr_db(edge_sr.image / 255.0, keras_sr.image / 255.0) > 40
+    # outside the band, or at a side it was not exported at: the model's input, as before
+    assert FaceEnhancer.input_side(edge, 28.0) == 32
+    edge.models.pop(31)
+    assert FaceEnhancer.input_side(edge, 31.0) == 32
+
+
 def test_srresnet_exports_gpu_compatible(tmp_path):
     model = _trained_generator("srresnet", tmp_path / "srresnet.keras")
     manifest = ex.export(model, tmp_path / "b", saved_model=False, include_mtcnn=False, echo=lambda m: None)

@@ -14,6 +14,7 @@ from keras_facesr.images import downscale_area, upscale_bicubic
 from keras_facesr.models.info import ModelInfo, info_from_dict, read_model_info, write_model_info
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.pipeline.fidelity import back_project, blend
+from keras_facesr.pipeline.paste import is_grey
 
 
 def _faces(seed=0):
@@ -47,11 +48,25 @@ def test_model_info_carries_measured_defaults(tmp_path):
     write_model_info(path, ModelInfo("g", 4, 32, fidelity=0.6, face_sizes=(20.0, 36.0)))
     info = read_model_info(path)
     assert info.fidelity == 0.6 and info.face_sizes == (20.0, 36.0)
-    for bad in ({"fidelity": 2}, {"face_sizes": [30, 20]}):
-        with pytest.raises(ValueError):
+    for bad in ({"fidelity": 2}, {"face_sizes": [30, 20]}, {"grey_face_sizes": [16]}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
             info_from_dict({"name": "g", "scale": 4, "lr_size": 32, **bad})
     path.with_name("g.keras.json").write_text(json.dumps({"name": "g", "scale": 4, "lr_size": 32}))
     assert read_model_info(path).fidelity == 1.0 and read_model_info(path).face_sizes is None
+    write_model_info(path, ModelInfo("g", 8, 16, face_sizes=(0.0, 17.0), grey_face_sizes=(16.0, 17.0)))
+    info = read_model_info(path)
+    assert info.grey_face_sizes == (16.0, 17.0)
+    assert info.sizes_for(grey=True) == (16.0, 17.0) and info.sizes_for(grey=False) == (0.0, 17.0)
+    assert ModelInfo("g", 8, 16, face_sizes=(0.0, 17.0)).sizes_for(grey=True) == (0.0, 17.0)
+
+
+def test_grey_means_no_colour_beyond_jpeg_noise():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.integers(0, 256, (20, 20, 1)), 3, axis=2)
+    noisy = np.clip(grey + rng.integers(-1, 2, grey.shape), 0, 255).astype(np.uint8)  # chroma noise
+    assert is_grey(noisy) and is_grey(noisy.astype(np.float32) / 255)
+    noisy[3, 4, 0] = min(255, int(noisy[3, 4, 1]) + 10)
+    assert not is_grey(noisy)
 
 
 class _Scaled:
@@ -92,11 +107,57 @@ def test_faces_outside_every_measured_range_are_kept_and_fidelity_applies():
         FaceEnhancer([model], fidelity=-0.1)
 
 
+def test_grey_faces_are_routed_by_the_range_measured_on_grey_faces():
+    """A model measured apart on grey faces takes a grey face only in its grey range; the
+    same face in colour goes by ``face_sizes``; a model with no grey range takes both alike."""
+    colour = _scene(200, 300)
+    grey = np.repeat(cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+    face = Face((150, 50, 20, 20), 0.99, _landmarks(160, 60, 26))
+    both = ModelInfo("x4", 4, 32, face_sizes=(10.0, 40.0))
+    apart = ModelInfo("x4", 4, 32, face_sizes=(10.0, 40.0), grey_face_sizes=(30.0, 40.0))
+
+    def path(info, frame):
+        result = FaceEnhancer([_Scaled(info)], detector=_FixedDetector([face])).enhance(frame)
+        return result.faces[0]
+
+    assert path(apart, colour).path == SUPER_RESOLVED
+    kept = path(apart, grey)
+    assert kept.path == KEPT and "grey" in kept.reason and "for grey faces: x4 30-40 px" in kept.reason
+    assert path(both, grey).path == SUPER_RESOLVED and path(both, colour).path == SUPER_RESOLVED
+    enhancer = FaceEnhancer([_Scaled(apart)])
+    crop = grey[40:60, 150:170]  # an aligned grey crop of 20 px: outside the grey range
+    assert enhancer.enhance(crop, aligned=True).faces[0].path == KEPT
+    assert enhancer.enhance(colour[40:60, 150:170], aligned=True).faces[0].path == SUPER_RESOLVED
+
+
+def test_faces_in_the_own_size_band_are_fed_at_their_own_size():
+    info = ModelInfo("x4", 4, 32, face_sizes=(10.0, 40.0), own_size=(27.0, 36.0))
+    sizes = (20.0, 26.9, 27.0, 29.4, 29.5, 35.9, 36.0)
+    assert [info.input_side(s) for s in sizes] == [32, 32, 27, 29, 30, 36, 32]
+    assert info.own_sides() == list(range(27, 37))
+    assert ModelInfo("x4", 4, 32).own_sides() == [] and ModelInfo("x4", 4, 32).input_side(29) == 32
+    frame = _scene(200, 300)
+    faces = [Face((40, 40, 20, 20), 0.99, _landmarks(60, 60, 30)),
+             Face((150, 50, 20, 20), 0.99, _landmarks(180, 80, 22))]
+    result = FaceEnhancer([_Scaled(info)], detector=_FixedDetector(faces), keep_crops=True).enhance(frame)
+    near, small = result.faces
+    side = info.input_side(near.size)
+    assert side != 32 and near.lr.shape[:2] == (side, side) and near.sr.shape[:2] == (4 * side, 4 * side)
+    assert f"fed at its own {side} px" in near.reason
+    assert small.lr.shape[:2] == (32, 32) and "own" not in small.reason
+    # a back-end with static shapes and no file of that side gets the model's input instead
+    fixed = _Scaled(info)
+    fixed.fixed_input = True
+    result = FaceEnhancer([fixed], detector=_FixedDetector(faces[:1]), keep_crops=True).enhance(frame)
+    assert result.faces[0].lr.shape[:2] == (32, 32)
+
+
 def test_bundle_manifest_carries_the_measured_defaults():
     """`export` writes fidelity and face_sizes into the manifest; `edge` reads them back."""
     manifest = {"format": "keras-facesr-bundle/1", "name": "facesr-edge-x8", "scale": 8, "lr_size": 16,
-                "fidelity": 0.25, "face_sizes": [0, 18], "models": []}
+                "fidelity": 0.25, "face_sizes": [0, 18], "grey_face_sizes": [16, 18], "models": []}
     info = info_from_dict(manifest, name="facesr-edge-x8 (dynamic)")
     assert (info.name, info.fidelity, info.face_sizes) == ("facesr-edge-x8 (dynamic)", 0.25, (0.0, 18.0))
+    assert info.grey_face_sizes == (16.0, 18.0)
     manifest["face_sizes"] = None
     assert info_from_dict(manifest).face_sizes is None

@@ -20,22 +20,33 @@ QUANT_PREFERENCE = ("fp32", "fp16", "dynamic", "int8")
 
 
 class TFLiteSR:
-    """A bundled generator (static input, batch 1) as a super-resolution back-end."""
+    """A bundled generator (static input, batch 1) as a super-resolution back-end: one TFLite
+    file per square input side it was exported at (its face size, and the sides faces are fed
+    at their own size); a crop of another side is resized to the face size first."""
 
     fixed_input = True
 
-    def __init__(self, path: Path, info: ModelInfo, threads: int = 2, delegate=None):
-        self.model = TFLiteModel(path, threads, delegate)
+    def __init__(self, paths: dict[int, Path] | Path, info: ModelInfo, threads: int = 2, delegate=None):
+        if isinstance(paths, Path):
+            paths = {info.lr_size: paths}
+        self.models = {side: TFLiteModel(path, threads, delegate) for side, path in paths.items()}
         self.info = info
 
+    @property
+    def input_sides(self) -> frozenset[int]:
+        return frozenset(self.models)
+
     def __call__(self, lr: np.ndarray) -> np.ndarray:
-        side = self.info.lr_size
         out = []
         for face in lr:
+            side = face.shape[0] if face.shape[0] == face.shape[1] and face.shape[0] in self.models \
+                else self.info.lr_size
             if face.shape[:2] != (side, side):
                 face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
-            out.append(self.model(face[None])[0][0])
-        return np.clip(np.stack(out), 0.0, 1.0) if out else np.zeros((0, 0, 0, 3), np.float32)
+            out.append(self.models[side](face[None])[0][0])
+        if not out:
+            return np.zeros((0, 0, 0, 3), np.float32)
+        return np.clip(np.stack(out), 0.0, 1.0)
 
 
 def read_manifest(bundle: str | Path, need_detector: bool = True) -> dict:
@@ -77,7 +88,10 @@ def _generator(folder: Path, manifest: dict, quantize: str | None, threads: int,
         raise EdgeError(f"{folder}: no {quantize or ''} generator for {lr}x{lr} faces (has: {have})")
     chosen = min(square, key=lambda m: QUANT_PREFERENCE.index(m["quantize"]))
     info = info_from_dict(manifest, name=f"{manifest['name']} ({chosen['quantize']})", lr_size=lr)
-    return TFLiteSR(folder / chosen["file"], info, threads, delegate)
+    # the same quantisation at every other square side it was exported at
+    files = {m["input_size"][0]: folder / m["file"] for m in manifest["models"]
+             if m["quantize"] == chosen["quantize"] and m["input_size"][0] == m["input_size"][1]}
+    return TFLiteSR(files, info, threads, delegate)
 
 
 def load(

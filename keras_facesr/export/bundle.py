@@ -232,12 +232,15 @@ def export(
     if info is None:
         scale = int(generator(np.zeros((1, 8, 8, 3), np.float32)).shape[1]) // 8
         info = ModelInfo(generator.name, scale, 128 // scale)
-    sizes = sizes or [(info.lr_size, info.lr_size)]
+    # the model's face size, and each side faces are fed at their own size (ModelInfo.own_size)
+    sizes = sizes or [(side, side) for side in sorted({info.lr_size, *info.own_sides()})]
     output.mkdir(parents=True, exist_ok=True)
     manifest: dict = {"format": BUNDLE_FORMAT, "name": info.name, "scale": info.scale,
                       "lr_size": info.lr_size, "template": info.template,
                       "identity_encoder": info.identity_encoder, "fidelity": info.fidelity,
                       "face_sizes": list(info.face_sizes) if info.face_sizes else None,
+                      "grey_face_sizes": list(info.grey_face_sizes) if info.grey_face_sizes else None,
+                      "own_size": list(info.own_size) if info.own_size else None,
                       "models": [], "detector": {},
                       "parameters": int(generator.count_params())}
     failures = []

@@ -5,6 +5,7 @@ size, measured defaults), kept in a sidecar ``NAME.keras.json`` beside the ``.ke
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,7 +31,14 @@ class ModelInfo:
     identity_encoder: str | None = None  # the network in its identity loss, if any
     # Measured defaults for the pipeline (benchmarks/face_size_sweep.py on held-out sets):
     fidelity: float = 1.0  # blend toward bicubic: 1 = the generator's face, 0 = bicubic
-    face_sizes: tuple[float, float] | None = None  # native face sizes (px) it beats bicubic on
+    # native face sizes (px) it is sent: one range of sizes where it beats bicubic on every
+    # held-out set (where two models do, the one the judge rates higher on most sets)
+    face_sizes: tuple[float, float] | None = None
+    # the same for grey faces (night-mode cameras, old photos), measured apart: None = face_sizes
+    grey_face_sizes: tuple[float, float] | None = None
+    # native face sizes fed at their own size instead of resampled to lr_size: a face a little
+    # smaller or larger than lr_size loses detail to that resampling (measured, not assumed)
+    own_size: tuple[float, float] | None = None
     # the HR -> LR degradation it was trained on (config `degrade` keys); `evaluate` uses it
     # when no --degradation is given, so its held-out PSNR is the one `fit` printed
     degradation: dict | None = None
@@ -38,6 +46,25 @@ class ModelInfo:
     @property
     def hr_size(self) -> int:
         return self.lr_size * self.scale
+
+    def sizes_for(self, grey: bool) -> tuple[float, float] | None:
+        """The native face sizes it takes: its grey range for a grey face, if it has one."""
+        return self.grey_face_sizes if grey and self.grey_face_sizes is not None else self.face_sizes
+
+    def input_side(self, size: float) -> int:
+        """The side of the crop a face of native ``size`` px is fed at: its own (rounded)
+        within ``own_size``, else ``lr_size``."""
+        if self.own_size is not None and self.own_size[0] <= size < self.own_size[1]:
+            return max(1, math.floor(size + 0.5))
+        return self.lr_size
+
+    def own_sides(self) -> list[int]:
+        """Every crop side :meth:`input_side` gives within ``own_size`` (``export`` makes a
+        fixed-size TFLite generator for each)."""
+        if self.own_size is None:
+            return []
+        low, high = self.own_size
+        return list(range(max(1, math.floor(low + 0.5)), math.ceil(high - 0.5) + 1))
 
     def describe(self) -> str:
         return f"{self.name} (x{self.scale}, {self.lr_size}->{self.hr_size} px)"
@@ -70,9 +97,7 @@ def read_model_info(model_path: str | Path) -> ModelInfo | None:
 
 def info_from_dict(raw: dict, **override) -> ModelInfo:
     """A ModelInfo from its JSON form (a sidecar or a bundle manifest); ValueError if invalid."""
-    sizes = raw.get("face_sizes")
-    if sizes is not None and (len(sizes) != 2 or not 0 <= float(sizes[0]) < float(sizes[1])):
-        raise ValueError(f"face_sizes must be [low, high] with 0 <= low < high, got {sizes}")
+    ranges = {key: _size_range(raw, key) for key in ("face_sizes", "grey_face_sizes", "own_size")}
     degradation = raw.get("degradation")
     if degradation is not None and (not isinstance(degradation, dict)
                                     or not set(degradation) <= DEGRADATION_KEYS):
@@ -83,9 +108,17 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
     fields = dict(name=str(raw["name"]), scale=int(raw["scale"]), lr_size=int(raw["lr_size"]),
                   template=str(raw.get("template", "canonical")),
                   identity_encoder=raw.get("identity_encoder"), fidelity=fidelity,
-                  face_sizes=tuple(float(v) for v in sizes) if sizes is not None else None,
-                  degradation=degradation)
+                  **ranges, degradation=degradation)
     return ModelInfo(**{**fields, **override})
+
+
+def _size_range(raw: dict, key: str) -> tuple[float, float] | None:
+    sizes = raw.get(key)
+    if sizes is None:
+        return None
+    if not isinstance(sizes, list | tuple) or len(sizes) != 2 or not 0 <= float(sizes[0]) < float(sizes[1]):
+        raise ValueError(f"{key} must be [low, high] with 0 <= low < high, got {sizes}")
+    return float(sizes[0]), float(sizes[1])
 
 
 def bundled_models() -> list[Path]:

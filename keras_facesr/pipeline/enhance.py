@@ -19,15 +19,17 @@ from keras_facesr.face.align import align_face, native_size
 from keras_facesr.face.detect import Detector, Face
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
 from keras_facesr.pipeline.fidelity import refine
-from keras_facesr.pipeline.paste import match_colour, paste_face
-from keras_facesr.pipeline.sr import SuperResolver
+from keras_facesr.pipeline.paste import is_grey, match_colour, paste_face
+from keras_facesr.pipeline.sr import SuperResolver, takes
 from keras_facesr.registry import DETECTORS
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
 # Default threshold, as a multiple of the largest model input: faces at least this big are kept
-# whatever the models (on held-out faces shrunk to a native size, bicubic beats every bundled
-# model from 34 px on; benchmarks/face_size_sweep.py). Below it a model with measured
-# `face_sizes` takes only faces in its range (README "Enhancing photos and videos").
+# whatever the models, as the method keeps faces big enough to recognise (the bundled x4, fed
+# such faces at their own size, still beats bicubic at 36-48 px on the held-out sets:
+# benchmarks/face_size_sweep.py --sizes 36 40 44 48 --own-size 27 49). Below it a model with
+# measured `face_sizes` takes only faces in its range, a grey face those in `grey_face_sizes`
+# where the model has one (README "Enhancing photos and videos").
 KEEP_FROM = 1.125
 STAGES = ("detect", "align", "sr", "paste")
 
@@ -144,17 +146,36 @@ class FaceEnhancer:
         size = (round(w * self.upscale), round(h * self.upscale))
         return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
 
-    def model_for(self, size: float) -> SuperResolver | None:
+    def model_for(self, size: float, grey: bool = False) -> SuperResolver | None:
         """The model for a face of native ``size`` px, or None when no model beats bicubic there.
 
-        Models with measured ``face_sizes`` take only faces in that range; among the candidates
-        the one whose input side is nearest ``size`` by ratio wins (a 20 px face goes to a 16 px
-        model rather than a 32 px one: the face is resized to the model's input either way)."""
+        Models with measured ``face_sizes`` take only faces in that range (a ``grey`` face: in
+        ``grey_face_sizes``, where measured apart); among the candidates the one whose input side
+        is nearest ``size`` by ratio wins (a 20 px face goes to a 16 px model rather than a 32 px
+        one; how the face is fed is :meth:`input_side`'s)."""
         fits = [m for m in self.models
-                if m.info.face_sizes is None or m.info.face_sizes[0] <= size < m.info.face_sizes[1]]
+                if (r := m.info.sizes_for(grey)) is None or r[0] <= size < r[1]]
         if not fits:
             return None
         return min(fits, key=lambda m: abs(np.log(max(size, 1.0) / m.info.lr_size)))
+
+    @staticmethod
+    def input_side(model: SuperResolver, size: float) -> int:
+        """The crop side a face of native ``size`` px goes to ``model`` at: its own within the
+        model's measured ``own_size`` when the back-end takes that side, else the model's input."""
+        side = model.info.input_side(size)
+        return side if takes(model, side) else model.info.lr_size
+
+    def _no_model_reason(self, grey: bool) -> str:
+        """Why no model takes a face: the measured ranges, for the face's colour mode."""
+        ranges = [(m.info.name, r) for m in self.models if (r := m.info.sizes_for(grey)) is not None]
+        return ("no model beats bicubic at this size (measured ranges"
+                + (" for grey faces" if grey else "") + ": "
+                + ", ".join(f"{name} {r[0]:g}-{r[1]:g} px" for name, r in ranges) + ")")
+
+    def _grey_matters(self) -> bool:
+        """Whether any model takes grey faces by another range than colour ones."""
+        return any(m.info.grey_face_sizes is not None for m in self.models)
 
     def fidelity_for(self, model: SuperResolver) -> float:
         """The blend toward bicubic for ``model``'s faces: the caller's, else the model's default."""
@@ -187,7 +208,8 @@ class FaceEnhancer:
         if aligned:
             return self._enhance_crops(pictures)
         results = [EnhanceResult(self._output_frame(p.pixels)) for p in pictures]
-        jobs: dict[int, list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
+        # by (model, crop side): faces fed at their own size batch with faces of that size
+        jobs: dict[tuple[int, int], list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
         for i, (pic, res) in enumerate(zip(pictures, results, strict=True)):
             rgb = pic.rgb
             if faces is None:
@@ -202,9 +224,9 @@ class FaceEnhancer:
                 res.faces.append(result)
                 if job is not None:
                     model_index, crop, matrix = job
-                    jobs.setdefault(model_index, []).append((i, result, crop, matrix))
+                    jobs.setdefault((model_index, crop.shape[0]), []).append((i, result, crop, matrix))
             res.timings_ms["align"] += _ms(t0)
-        for model_index, items in jobs.items():
+        for (model_index, _), items in jobs.items():
             model = self.models[model_index]
             lr = np.stack([c for _, _, c, _ in items]).astype(np.float32) / 255.0
             t0 = time.perf_counter()
@@ -235,49 +257,53 @@ class FaceEnhancer:
             if self.keep_crops:
                 result.lr, _ = align_face(rgb, face.landmarks, max(8, round(size)))
             return result, None
-        model = self.model_for(size)
+        grey = self._grey_matters() and is_grey(_box_pixels(rgb, face.box))
+        model = self.model_for(size, grey)
         if model is None:
             result = FaceResult(**common, path=KEPT, reason=(
-                f"face is {size:.0f} px: no model beats bicubic at this size (measured ranges: "
-                + ", ".join(f"{m.info.name} {m.info.face_sizes[0]:g}-{m.info.face_sizes[1]:g} px"
-                            for m in self.models) + ")"))
+                f"face is {size:.0f} px{' and grey' if grey else ''}: {self._no_model_reason(grey)}"))
             if self.keep_crops:
                 result.lr, _ = align_face(rgb, face.landmarks, max(8, round(size)))
             return result, None
-        crop, matrix = align_face(rgb, face.landmarks, model.info.lr_size)
+        side = self.input_side(model, size)
+        crop, matrix = align_face(rgb, face.landmarks, side)
         w = self.fidelity_for(model)
         result = FaceResult(
             **common, path=SUPER_RESOLVED, model=model.info.name,
-            reason=f"face is {size:.0f} px < threshold {self.threshold:.0f} px: "
-                   f"{model.info.describe()}" + (f", fidelity {w:g}" if w != 1 else "")
+            reason=f"{'grey ' if grey else ''}face is {size:.0f} px < threshold "
+                   f"{self.threshold:.0f} px: {model.info.describe()}"
+                   + (f", fed at its own {side} px" if side != model.info.lr_size else "")
+                   + (f", fidelity {w:g}" if w != 1 else "")
                    + (f", {self.back_project} back-projection steps" if self.back_project else ""),
             lr=crop if self.keep_crops else None,
         )
         return result, (self.models.index(model), crop, matrix)
 
-    def _bicubic_crop(self, pic: Picture, nearest: SuperResolver) -> EnhanceResult:
+    def _bicubic_crop(self, pic: Picture, nearest: SuperResolver, grey: bool) -> EnhanceResult:
         """An aligned crop no model beats bicubic on: enlarged by bicubic at ``nearest``'s scale."""
         h, w = pic.pixels.shape[:2]
         result = EnhanceResult(_enlarge(pic.pixels, nearest.info.scale))
         result.faces.append(FaceResult(
             box=(0, 0, w, h), confidence=1.0, landmarks=np.zeros((5, 2), np.float32),
             size=float(min(h, w)), path=KEPT, model=None,
-            reason=f"aligned input of {min(h, w)} px: no model beats bicubic at this size; "
-                   f"enlarged x{nearest.info.scale} by bicubic interpolation"))
+            reason=f"aligned {'grey ' if grey else ''}input of {min(h, w)} px: "
+                   f"{self._no_model_reason(grey)}; enlarged x{nearest.info.scale} by bicubic "
+                   "interpolation"))
         return result
 
     def _enhance_crops(self, pictures: list[Picture]) -> list[EnhanceResult]:
         results = []
         for pic in pictures:
             h, w = pic.pixels.shape[:2]
-            model = self.model_for(min(h, w))
+            grey = self._grey_matters() and is_grey(pic.rgb)
+            model = self.model_for(min(h, w), grey)
             if model is None:  # bicubic at the nearest model's scale, and the report says why
                 results.append(self._bicubic_crop(pic, min(self.models, key=lambda m: abs(
-                    np.log(max(min(h, w), 1.0) / m.info.lr_size)))))
+                    np.log(max(min(h, w), 1.0) / m.info.lr_size))), grey))
                 continue
             rgb = pic.rgb.astype(np.float32) / 255.0
-            if model.fixed_input and (h, w) != (model.info.lr_size,) * 2:
-                side = model.info.lr_size
+            side = self.input_side(model, min(h, w))
+            if model.fixed_input and (h, w) != (side, side):
                 interp = cv2.INTER_AREA if min(h, w) > side else cv2.INTER_CUBIC
                 rgb = cv2.resize(rgb, (side, side), interpolation=interp)
             t0 = time.perf_counter()
@@ -299,6 +325,12 @@ class FaceEnhancer:
             ))
             results.append(result)
         return results
+
+
+def _box_pixels(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The pixels of a detection box, clipped to the image."""
+    x, y, w, h = (int(round(v)) for v in box)
+    return rgb[max(0, y):max(0, y + h), max(0, x):max(0, x + w)]
 
 
 def _enlarge(pixels: np.ndarray, scale: int) -> np.ndarray:

@@ -32,6 +32,15 @@ GREY_TOLERANCE = 2.5 / 255  # JPEG chroma noise in a grey photo stays within thi
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as OpenCV's RGB2GRAY
 
 
+def is_grey(rgb: np.ndarray) -> bool:
+    """Whether RGB pixels (float in [0, 1], or uint8) carry no colour: every pixel's channels
+    within ``GREY_TOLERANCE`` of their mean. An empty region counts as grey."""
+    if rgb.size == 0:
+        return True
+    x = rgb.astype(np.float32) / 255.0 if rgb.dtype == np.uint8 else rgb
+    return bool(np.abs(x - x.mean(axis=-1, keepdims=True)).max() <= GREY_TOLERANCE)
+
+
 def match_colour(sr: np.ndarray, lr: np.ndarray, inner: float = 0.6) -> np.ndarray:
     """Shift each channel of ``sr`` so its mean over the crop's centre equals ``lr``'s.
 
@@ -39,7 +48,7 @@ def match_colour(sr: np.ndarray, lr: np.ndarray, inner: float = 0.6) -> np.ndarr
     A grey ``lr`` (all channels within ``GREY_TOLERANCE``) carries no colour, so ``sr`` is made
     grey too: colour in its output could only be the generator's invention. Both are float RGB
     in [0, 1], square crops (any sizes)."""
-    if np.abs(lr - lr.mean(axis=2, keepdims=True)).max() <= GREY_TOLERANCE:
+    if is_grey(lr):
         sr = np.repeat((sr @ LUMA)[..., None], 3, axis=2)
 
     def centre_mean(x: np.ndarray) -> np.ndarray:

@@ -19,10 +19,17 @@ from keras_facesr.models.info import ModelInfo, read_model_info
 
 class SuperResolver(Protocol):
     info: ModelInfo
-    fixed_input: bool  # True: only (lr_size, lr_size) crops (e.g. TFLite with static shapes)
+    # True: only square crops of the sides in ``input_sides`` (default: lr_size), e.g. TFLite
+    # with static shapes, exported at those sides
+    fixed_input: bool
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         """(N, h, w, 3) float32 RGB in [0, 1] -> (N, h*scale, w*scale, 3) in [0, 1]."""
+
+
+def takes(model: SuperResolver, side: int) -> bool:
+    """Whether ``model`` takes (side, side) crops as they are."""
+    return not model.fixed_input or side in getattr(model, "input_sides", (model.info.lr_size,))
 
 
 class KerasSR:
@@ -45,9 +52,11 @@ class KerasSR:
         # Faces per call: on 2 CPU cores the bundled x4 generator takes ~12 ms a face in calls of
         # 4-12 faces and ~18 ms in calls of 24 (larger activations fall out of cache).
         self.batch_size = batch_size
-        # Compiled for the face-crop size (the batch dimension left open); other sizes run eagerly
-        # (--aligned crops of any size: a graph with unknown sizes cannot hold UpSampling2D).
-        self._compiled = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        # Compiled per square crop side the pipeline feeds (lr_size, and faces fed at their own
+        # size), the batch dimension left open; other crops run eagerly (--aligned crops of any
+        # size: a graph with unknown sizes cannot hold UpSampling2D).
+        self._compiled: dict[int, object] = {}
+        self._tf = tf
         if info is None:
             probe = np.zeros((1, 8, 8, 3), np.float32)
             scale = int(model(probe, training=False).shape[1]) // 8
@@ -56,9 +65,18 @@ class KerasSR:
             info = replace(info, lr_size=lr_size)
         self.info = info
 
+    def _runner(self, h: int, w: int):
+        """The compiled model for (h, w) crops when the pipeline feeds that side, else eager."""
+        if h != w or self.info.input_side(h) != h:
+            return lambda x: self.model(x, training=False)
+        if h not in self._compiled:
+            tf = self._tf
+            self._compiled[h] = tf.function(lambda x: self.model(x, training=False),
+                                            input_signature=[tf.TensorSpec((None, h, h, 3), tf.float32)])
+        return self._compiled[h]
+
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         lr = np.asarray(lr, np.float32)
-        fixed = lr.shape[1:3] == (self.info.lr_size, self.info.lr_size)
-        run = self._compiled if fixed else (lambda x: self.model(x, training=False))
+        run = self._runner(*lr.shape[1:3])
         out = [np.asarray(run(lr[i : i + self.batch_size])) for i in range(0, len(lr), self.batch_size)]
         return np.clip(np.concatenate(out), 0.0, 1.0) if out else np.zeros((0, 0, 0, 3), np.float32)
