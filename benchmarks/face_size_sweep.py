@@ -16,7 +16,9 @@ face. A model ``wins`` a size when its cosine is at least bicubic's and its PSNR
 bicubic's on every set: one range of sizes it wins (where two models win, the one with the
 higher cosine on most sets) is each bundled model's ``face_sizes`` (its ``.keras.json``),
 ``grey_face_sizes`` from a ``--grey`` run, and the band where feeding faces at their own size
-wins over resizing them is its ``own_size``.
+wins over resizing them is its ``own_size``. The last lines print each column's range by that
+rule, and any size where two ranges meet and the pipeline's pick (the model whose input is
+nearest) is not the one the judge rates higher on most sets.
 
 ``--per-face`` adds, per size and set, how many faces each model leaves below bicubic by the
 judge, face by face: a mean gain can hide faces made less recognisable. ``--reference-scale F``
@@ -53,7 +55,7 @@ from keras_facesr.data.pipeline import split_files  # noqa: E402
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
 from keras_facesr.models import gan  # noqa: E402
-from keras_facesr.models.info import bundled_models  # noqa: E402
+from keras_facesr.models.info import bundled_models, winning_range  # noqa: E402
 from keras_facesr.pipeline.fidelity import refine  # noqa: E402
 from keras_facesr.pipeline.paste import LUMA  # noqa: E402
 from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
@@ -169,8 +171,11 @@ def main() -> None:
           + f"PSNR (dB) against the 128 px face / {args.judge} identity cosine against {against}; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     row("native px", "set", names)
+    won: list[dict[int, bool]] = [{} for _ in variants]  # per variant: size -> wins
+    cos_at: dict[int, list[list[float]]] = {}  # size -> per variant, its cosine on each set
     for size in args.sizes:
         wins = [True] * len(variants)
+        cos_at[size] = [[] for _ in variants]
         for spec, hr in sets.items():
             native = resize_all(hr, size)
             reference = hr
@@ -183,6 +188,7 @@ def main() -> None:
             for k in range(len(variants)):
                 wins[k] &= scores[k + 1][0] > scores[0][0] and scores[k + 1][1] >= scores[0][1]
                 gains[spec][k] += scores[k + 1][1] - scores[0][1]
+                cos_at[size][k].append(scores[k + 1][1])
             row(str(size), spec, [f"{p:6.2f} / {c:.4f}" for p, c in scores])
             if args.per_face:
                 row("", "", ["", *(f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:])])
@@ -201,9 +207,36 @@ def main() -> None:
                 row("", "", ["", *(f"chance {sum(f.chance for f in fs):.1f}, "
                                    f"better {sum(f.better for f in fs)}" for fs in faces)])
         row("", "wins", ["", *("yes" if w else "no" for w in wins)])
+        for k, w in enumerate(wins):
+            won[k][size] = w
     print("identity-cosine gain over bicubic, summed over the sizes")
     for spec, per_set in [*gains.items(), ("all sets", [sum(g) for g in zip(*gains.values(), strict=True)])]:
         row("", spec, ["", *(f"{g:+.4f}" for g in per_set)])
+    suggest_ranges(variants, won, cos_at, "grey_face_sizes" if args.grey else "face_sizes")
+
+
+def suggest_ranges(variants: list, won: list[dict[int, bool]], cos_at: dict[int, list[list[float]]],
+                   key: str) -> None:
+    """Each column's range by the rule (``winning_range``), and where two ranges meet, whether
+    the pipeline's pick there (the model whose input is nearest by ratio) is the one the judge
+    rates higher on most sets."""
+    ranges = [winning_range(won[k], m.info.lr_size) for k, (m, _) in enumerate(variants)]
+    print(f"{key} by the rule (the run of winning sizes around each model's input):")
+    for (m, w), r in zip(variants, ranges, strict=True):
+        print(f"  {m.info.name} w={w:g}: " + (f"[{r[0]:g}, {r[1]:g}]" if r else "none (wins at no size)"))
+    for size, cosines in cos_at.items():
+        inside = [k for k, r in enumerate(ranges) if r and r[0] <= size < r[1]]
+        if len({id(variants[k][0]) for k in inside}) < 2:
+            continue
+        picked = min(inside, key=lambda k: abs(np.log(size / variants[k][0].info.lr_size)))
+        sets = len(cosines[picked])
+        ahead = {k: sum(cosines[k][i] >= max(cosines[j][i] for j in inside) for i in range(sets))
+                 for k in inside}
+        best = max(inside, key=lambda k: ahead[k])
+        if best != picked and ahead[best] > sets / 2:
+            print(f"  at {size} px the pipeline picks {variants[picked][0].info.name} (input nearest) but "
+                  f"{variants[best][0].info.name} is ahead on {ahead[best]} of {sets} sets: end "
+                  f"{variants[picked][0].info.name}'s range before {size} px")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,13 @@ from test_enhance import _FixedDetector, _landmarks, _scene
 
 from keras_facesr.face.detect import Face
 from keras_facesr.images import downscale_area, upscale_bicubic
-from keras_facesr.models.info import ModelInfo, info_from_dict, read_model_info, write_model_info
+from keras_facesr.models.info import (
+    ModelInfo,
+    info_from_dict,
+    read_model_info,
+    winning_range,
+    write_model_info,
+)
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.pipeline.fidelity import back_project, blend
 from keras_facesr.pipeline.paste import is_grey
@@ -150,6 +156,18 @@ def test_faces_in_the_own_size_band_are_fed_at_their_own_size():
     fixed.fixed_input = True
     result = FaceEnhancer([fixed], detector=_FixedDetector(faces[:1]), keep_crops=True).enhance(frame)
     assert result.faces[0].lr.shape[:2] == (32, 32)
+
+
+def test_the_range_a_sweep_gives_is_the_run_of_wins_around_the_model_input():
+    # x4 as measured: loses at 12, wins 13-35 at every whole size, loses from 36 px
+    wins = {12: False, **{s: True for s in range(13, 36)}, 36: False, 40: False}
+    assert winning_range(wins, 32) == (13.0, 36.0)
+    # x8 as measured: an isolated win at 12 px is not in the run around its 16 px input
+    assert winning_range({12: True, 13: False, 15: False, 16: True, 17: False}, 16) == (16.0, 17.0)
+    # sizes a step apart: up to the next size measured; a win at the last size: one pixel past
+    assert winning_range({16: True, 20: True, 24: True, 28: False}, 32) == (16.0, 28.0)
+    assert winning_range({28: False, 32: True}, 32) == (32.0, 33.0)
+    assert winning_range({20: False, 24: False}, 32) is None
 
 
 def test_bundle_manifest_carries_the_measured_defaults():

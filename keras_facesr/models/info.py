@@ -112,6 +112,25 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
     return ModelInfo(**{**fields, **override})
 
 
+def winning_range(wins: dict[float, bool], lr_size: int) -> tuple[float, float] | None:
+    """The ``face_sizes`` a sweep's wins give (``benchmarks/face_size_sweep.py``): the run of
+    measured sizes it wins that holds the winning size nearest ``lr_size`` (by ratio), from its
+    smallest size up to the next size measured, or one more pixel past the largest measured.
+    None when it wins at no size."""
+    sizes = sorted(wins)
+    won = [s for s in sizes if wins[s]]
+    if not won:
+        return None
+    centre = sizes.index(min(won, key=lambda s: abs(math.log(max(s, 1.0) / lr_size))))
+    low = high = centre
+    while low > 0 and wins[sizes[low - 1]]:
+        low -= 1
+    while high + 1 < len(sizes) and wins[sizes[high + 1]]:
+        high += 1
+    end = sizes[high + 1] if high + 1 < len(sizes) else sizes[high] + 1
+    return float(sizes[low]), float(end)
+
+
 def _size_range(raw: dict, key: str) -> tuple[float, float] | None:
     sizes = raw.get(key)
     if sizes is None:
