@@ -39,8 +39,8 @@ class TFLiteSR:
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         out = []
         for face in lr:
-            side = face.shape[0] if face.shape[0] == face.shape[1] and face.shape[0] in self.models \
-                else self.info.lr_size
+            h, w = face.shape[:2]
+            side = h if h == w and h in self.models else self.info.lr_size
             if face.shape[:2] != (side, side):
                 face = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
             out.append(self.models[side](face[None])[0][0])
