@@ -25,7 +25,7 @@ def test_ranges_and_a_pick_the_judge_disagrees_with(capsys):
               16: [[0.90, 0.92, 0.90], [0.91, 0.91, 0.91]], 17: [[0.92] * 3, [0.80] * 3]}
     suggest_ranges(variants, won, cos_at, "face_sizes")
     out = capsys.readouterr().out
-    assert "x4 w=0.5: [14, 18]" in out and "x8 w=0.25: [15, 17]" in out
+    assert "x4 w=0.5: [13.5, 17.5]" in out and "x8 w=0.25: [14.5, 16.5]" in out
     # at 15 px the pipeline would pick x8 (input nearest) though x4 is ahead: flagged;
     # at 16 px it picks x8, which is ahead: not flagged
     assert "at 15 px the pipeline picks x8 (input nearest) but x4 is ahead on 3 of 3 sets" in out

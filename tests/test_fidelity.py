@@ -159,14 +159,16 @@ def test_faces_in_the_own_size_band_are_fed_at_their_own_size():
 
 
 def test_the_range_a_sweep_gives_is_the_run_of_wins_around_the_model_input():
-    # x4 as measured: loses at 12, wins 13-35 at every whole size, loses from 36 px
+    # x4 as measured: loses at 12, wins 13-35 at every whole size, loses from 36 px; each size
+    # stands for the faces that round to it
     wins = {12: False, **{s: True for s in range(13, 36)}, 36: False, 40: False}
-    assert winning_range(wins, 32) == (13.0, 36.0)
+    assert winning_range(wins, 32) == (12.5, 35.5)
     # x8 as measured: an isolated win at 12 px is not in the run around its 16 px input
-    assert winning_range({12: True, 13: False, 15: False, 16: True, 17: False}, 16) == (16.0, 17.0)
-    # sizes a step apart: up to the next size measured; a win at the last size: one pixel past
-    assert winning_range({16: True, 20: True, 24: True, 28: False}, 32) == (16.0, 28.0)
-    assert winning_range({28: False, 32: True}, 32) == (32.0, 33.0)
+    assert winning_range({12: True, 13: False, 15: False, 16: True, 17: False}, 16) == (15.5, 16.5)
+    # sizes a step apart: halfway to the sizes measured either side; a win at the last size
+    # measured: half a pixel past it
+    assert winning_range({12: False, 16: True, 20: True, 24: True, 28: False}, 32) == (14.0, 26.0)
+    assert winning_range({28: False, 32: True}, 32) == (30.0, 32.5)
     assert winning_range({20: False, 24: False}, 32) is None
 
 

@@ -114,9 +114,9 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
 
 def winning_range(wins: dict[float, bool], lr_size: int) -> tuple[float, float] | None:
     """The ``face_sizes`` a sweep's wins give (``benchmarks/face_size_sweep.py``): the run of
-    measured sizes it wins that holds the winning size nearest ``lr_size`` (by ratio), from its
-    smallest size up to the next size measured, or one more pixel past the largest measured.
-    None when it wins at no size."""
+    measured sizes it wins that holds the winning size nearest ``lr_size`` (by ratio), each size
+    standing for the faces nearer to it than to the next size measured (half a pixel either way
+    at whole sizes: a 16.7 px face is fed as a 17 px one). None when it wins at no size."""
     sizes = sorted(wins)
     won = [s for s in sizes if wins[s]]
     if not won:
@@ -127,8 +127,9 @@ def winning_range(wins: dict[float, bool], lr_size: int) -> tuple[float, float] 
         low -= 1
     while high + 1 < len(sizes) and wins[sizes[high + 1]]:
         high += 1
-    end = sizes[high + 1] if high + 1 < len(sizes) else sizes[high] + 1
-    return float(sizes[low]), float(end)
+    start = (sizes[low - 1] + sizes[low]) / 2 if low > 0 else sizes[low] - 0.5
+    end = (sizes[high] + sizes[high + 1]) / 2 if high + 1 < len(sizes) else sizes[high] + 0.5
+    return float(max(start, 0.0)), float(end)
 
 
 def _size_range(raw: dict, key: str) -> tuple[float, float] | None:
