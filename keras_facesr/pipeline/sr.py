@@ -77,6 +77,8 @@ class KerasSR:
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:
         lr = np.asarray(lr, np.float32)
+        if len(lr) == 0:
+            return np.zeros((0, 0, 0, 3), np.float32)
         run = self._runner(*lr.shape[1:3])
         out = [np.asarray(run(lr[i : i + self.batch_size])) for i in range(0, len(lr), self.batch_size)]
-        return np.clip(np.concatenate(out), 0.0, 1.0) if out else np.zeros((0, 0, 0, 3), np.float32)
+        return np.clip(np.concatenate(out), 0.0, 1.0)
