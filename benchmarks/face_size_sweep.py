@@ -55,7 +55,7 @@ from keras_facesr.data.pipeline import split_files  # noqa: E402
 from keras_facesr.data.sources import resolve_data_dirs  # noqa: E402
 from keras_facesr.images import list_images, read_image  # noqa: E402
 from keras_facesr.models import gan  # noqa: E402
-from keras_facesr.models.info import bundled_models, winning_range  # noqa: E402
+from keras_facesr.models.info import bundled_models, ratio_distance, winning_range  # noqa: E402
 from keras_facesr.pipeline.fidelity import refine  # noqa: E402
 from keras_facesr.pipeline.paste import LUMA  # noqa: E402
 from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
@@ -228,7 +228,7 @@ def suggest_ranges(variants: list, won: list[dict[int, bool]], cos_at: dict[int,
         inside = [k for k, r in enumerate(ranges) if r and r[0] <= size < r[1]]
         if len({id(variants[k][0]) for k in inside}) < 2:
             continue
-        picked = min(inside, key=lambda k: abs(np.log(size / variants[k][0].info.lr_size)))
+        picked = min(inside, key=lambda k: ratio_distance(size, variants[k][0].info.lr_size))
         sets = len(cosines[picked])
         ahead = {k: sum(cosines[k][i] >= max(cosines[j][i] for j in inside) for i in range(sets))
                  for k in inside}

@@ -92,8 +92,9 @@ def test_faces_fed_at_their_own_size_get_a_generator_of_that_side(trained, tmp_p
     assert edge.input_sides == {30, 31, 32, 33} and edge.info.own_size == (29.6, 33.0)
     rng = np.random.default_rng(3)
     crop = smooth_face_like(rng, 31)
-    assert len(KerasSR(model)(np.zeros((0, 31, 31, 3), np.float32))) == 0 == len(KerasSR(model)([]))
-    keras_sr = FaceEnhancer([KerasSR(model)], fidelity=1.0).enhance(crop, aligned=True)
+    keras_model = KerasSR(model)
+    assert len(keras_model(np.zeros((0, 31, 31, 3), np.float32))) == 0 == len(keras_model([]))
+    keras_sr = FaceEnhancer([keras_model], fidelity=1.0).enhance(crop, aligned=True)
     edge_sr = FaceEnhancer([edge], fidelity=1.0).enhance(crop, aligned=True)
     assert edge_sr.image.shape == keras_sr.image.shape == (124, 124, 3)
     assert ex.psnr_db(edge_sr.image / 255.0, keras_sr.image / 255.0) > 40

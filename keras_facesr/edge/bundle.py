@@ -26,9 +26,7 @@ class TFLiteSR:
 
     fixed_input = True
 
-    def __init__(self, paths: dict[int, Path] | Path, info: ModelInfo, threads: int = 2, delegate=None):
-        if isinstance(paths, Path):
-            paths = {info.lr_size: paths}
+    def __init__(self, paths: dict[int, Path], info: ModelInfo, threads: int = 2, delegate=None):
         self.models = {side: TFLiteModel(path, threads, delegate) for side, path in paths.items()}
         self.info = info
 

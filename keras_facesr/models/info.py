@@ -112,6 +112,12 @@ def info_from_dict(raw: dict, **override) -> ModelInfo:
     return ModelInfo(**{**fields, **override})
 
 
+def ratio_distance(size: float, lr_size: int) -> float:
+    """How far a face of native ``size`` px is from a model input of ``lr_size`` px, by ratio:
+    the pipeline sends a face to the candidate model whose input is nearest by this."""
+    return abs(math.log(max(size, 1.0) / lr_size))
+
+
 def winning_range(wins: dict[float, bool], lr_size: int) -> tuple[float, float] | None:
     """The ``face_sizes`` a sweep's wins give (``benchmarks/face_size_sweep.py``): the run of
     measured sizes it wins that holds the winning size nearest ``lr_size`` (by ratio), each size
@@ -121,7 +127,7 @@ def winning_range(wins: dict[float, bool], lr_size: int) -> tuple[float, float] 
     won = [s for s in sizes if wins[s]]
     if not won:
         return None
-    centre = sizes.index(min(won, key=lambda s: abs(math.log(max(s, 1.0) / lr_size))))
+    centre = sizes.index(min(won, key=lambda s: ratio_distance(s, lr_size)))
     low = high = centre
     while low > 0 and wins[sizes[low - 1]]:
         low -= 1

@@ -18,6 +18,7 @@ import numpy as np
 from keras_facesr.face.align import align_face, native_size
 from keras_facesr.face.detect import Detector, Face
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
+from keras_facesr.models.info import ratio_distance
 from keras_facesr.pipeline.fidelity import refine
 from keras_facesr.pipeline.paste import is_grey, match_colour, paste_face
 from keras_facesr.pipeline.sr import SuperResolver, takes
@@ -157,7 +158,7 @@ class FaceEnhancer:
                 if (r := m.info.sizes_for(grey)) is None or r[0] <= size < r[1]]
         if not fits:
             return None
-        return min(fits, key=lambda m: abs(np.log(max(size, 1.0) / m.info.lr_size)))
+        return min(fits, key=lambda m: ratio_distance(size, m.info.lr_size))
 
     @staticmethod
     def input_side(model: SuperResolver, size: float) -> int:
@@ -298,8 +299,8 @@ class FaceEnhancer:
             grey = self._grey_matters() and is_grey(pic.rgb)
             model = self.model_for(min(h, w), grey)
             if model is None:  # bicubic at the nearest model's scale, and the report says why
-                results.append(self._bicubic_crop(pic, min(self.models, key=lambda m: abs(
-                    np.log(max(min(h, w), 1.0) / m.info.lr_size))), grey))
+                nearest = min(self.models, key=lambda m: ratio_distance(min(h, w), m.info.lr_size))
+                results.append(self._bicubic_crop(pic, nearest, grey))
                 continue
             rgb = pic.rgb.astype(np.float32) / 255.0
             side = self.input_side(model, min(h, w))
