@@ -152,7 +152,10 @@ def main() -> None:
     if args.draws and args.draws < 2:
         parser.error(f"--draws {args.draws}: at least 2 (a standard error needs two draws)")
 
-    models = [KerasSR(p) for p in (args.model or bundled_models())]
+    paths = args.model or bundled_models()
+    models = [KerasSR(p) for p in paths]
+    for m, name in zip(models, distinct_names([m.info.name for m in models], paths), strict=True):
+        m.info = replace(m.info, name=name)
     if own_size is not None:
         band = None if own_size == ["off"] else (float(own_size[0]), float(own_size[1]))
         for m in models:
@@ -215,18 +218,29 @@ def main() -> None:
     suggest_ranges(variants, won, cos_at, "grey_face_sizes" if args.grey else "face_sizes")
 
 
+def distinct_names(names: list[str], paths: list[Path]) -> list[str]:
+    """Column names: each model's own name, with its file (or run folder, for a run's
+    ``generator.keras``) added where two candidates share a name."""
+    def where(p: Path) -> str:
+        return p.parent.name if p.stem == "generator" else p.stem
+    return [f"{n} ({where(Path(p))})" if names.count(n) > 1 else n
+            for n, p in zip(names, paths, strict=True)]
+
+
 def suggest_ranges(variants: list, won: list[dict[int, bool]], cos_at: dict[int, list[list[float]]],
                    key: str) -> None:
     """Each column's range by the rule (``winning_range``), and where two ranges meet, whether
     the pipeline's pick there (the model whose input is nearest by ratio) is the one the judge
-    rates higher on most sets."""
+    rates higher on most sets. Candidates for the same input (two x4 runs, or one model at two
+    fidelities) are alternatives, not models the pipeline holds together: no pick among them."""
     ranges = [winning_range(won[k], m.info.lr_size) for k, (m, _) in enumerate(variants)]
     print(f"{key} by the rule (the run of winning sizes around each model's input):")
     for (m, w), r in zip(variants, ranges, strict=True):
         print(f"  {m.info.name} w={w:g}: " + (f"[{r[0]:g}, {r[1]:g}]" if r else "none (wins at no size)"))
     for size, cosines in cos_at.items():
         inside = [k for k, r in enumerate(ranges) if r and r[0] <= size < r[1]]
-        if len({id(variants[k][0]) for k in inside}) < 2:
+        held = {id(variants[k][0]): variants[k][0].info.lr_size for k in inside}  # model -> input
+        if len(held) < 2 or len(set(held.values())) < len(held):
             continue
         picked = min(inside, key=lambda k: ratio_distance(size, variants[k][0].info.lr_size))
         sets = len(cosines[picked])

@@ -270,3 +270,18 @@ def test_a_successful_run_prints_no_native_log_noise(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     assert proc.stdout.strip().startswith("1 of 1 inputs done")
+
+
+def test_a_face_warped_at_about_its_own_size_is_warped_bicubic():
+    """A face fed at its own size is aligned at scale 0.8-1 as above 1: bicubic, not the softer
+    bilinear (a 30.4 px face cropped at 30 px); far smaller crops are area-shrunk first."""
+    frame = _scene(seed=3)
+    for side, scale in ((30, 0.987), (128, 1.6), (100, 0.82)):
+        marks = _landmarks(80, 60, side / scale, angle=0.1)
+        crop, m = align_face(frame, marks, side)
+        cubic = cv2.warpAffine(frame, m, (side, side), flags=cv2.INTER_CUBIC,
+                               borderMode=cv2.BORDER_REFLECT101)
+        np.testing.assert_array_equal(crop, cubic)
+    crop, m = align_face(frame, _landmarks(80, 60, 60), 32)  # scale 0.53: area first, then bilinear
+    assert not np.array_equal(crop, cv2.warpAffine(frame, m, (32, 32), flags=cv2.INTER_CUBIC,
+                                                   borderMode=cv2.BORDER_REFLECT101))

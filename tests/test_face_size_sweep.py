@@ -5,7 +5,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from face_size_sweep import suggest_ranges  # noqa: E402
+from face_size_sweep import distinct_names, suggest_ranges  # noqa: E402
 
 from keras_facesr.models.info import ModelInfo  # noqa: E402
 
@@ -30,3 +30,20 @@ def test_ranges_and_a_pick_the_judge_disagrees_with(capsys):
     # at 16 px it picks x8, which is ahead: not flagged
     assert "at 15 px the pipeline picks x8 (input nearest) but x4 is ahead on 3 of 3 sets" in out
     assert "at 16 px" not in out
+
+
+def test_candidates_for_one_input_are_compared_not_picked_between(capsys):
+    # two x4 runs beside x8: the pipeline would hold one x4, so no pick check among them
+    a, b, x8 = _model("x4", 4, 32), _model("x4", 4, 32), _model("x8", 8, 16)
+    variants = [(a, 0.5), (b, 0.5), (x8, 0.25)]
+    won = [{15: True, 16: True}, {15: True, 16: True}, {15: True, 16: True}]
+    cos_at = {15: [[0.90] * 3, [0.91] * 3, [0.80] * 3], 16: [[0.90] * 3, [0.92] * 3, [0.80] * 3]}
+    suggest_ranges(variants, won, cos_at, "face_sizes")
+    assert "the pipeline picks" not in capsys.readouterr().out
+
+
+def test_candidates_of_one_name_get_their_file_in_the_column_name():
+    names = distinct_names(["x4", "x4", "x8"], [Path("w/facesr_edge_x4.keras"),
+                                                 Path("runs/x4-v5-longer/generator.keras"),
+                                                 Path("w/facesr_edge_x8.keras")])
+    assert names == ["x4 (facesr_edge_x4)", "x4 (x4-v5-longer)", "x8"]
