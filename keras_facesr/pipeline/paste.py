@@ -60,11 +60,12 @@ def match_colour(sr: np.ndarray, lr: np.ndarray, inner: float = 0.6) -> np.ndarr
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, image_to_crop: np.ndarray,
-               feather: float = FEATHER) -> None:
+               feather: float = FEATHER, interpolation: int | None = None) -> None:
     """Blend ``face`` (RGB float [0, 1], square) into ``frame`` in place.
 
     ``image_to_crop`` maps frame coordinates to the face crop at the face's own size (the
-    alignment matrix used to make it). Faces reaching past the border are clipped."""
+    alignment matrix used to make it). Faces reaching past the border are clipped.
+    ``interpolation`` (an OpenCV flag) overrides the face warp's rule, for comparisons."""
     size = face.shape[0]
     crop_to_image = invert(image_to_crop)
     x0, y0, x1, y1 = crop_bounds(crop_to_image, size, frame.shape)
@@ -83,7 +84,11 @@ def paste_face(frame: np.ndarray, face: np.ndarray, image_to_crop: np.ndarray,
     to_roi = crop_to_image.copy()
     to_roi[:, 2] -= (x0, y0)
     roi_size = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(face.astype(np.float32), to_roi, roi_size, flags=cv2.INTER_LINEAR,
+    # the face bicubic at about its own scale (bilinear would soften it, as ``align_face``), and
+    # bilinear after the area pre-shrink; the smooth mask bilinear (no overshoot past 0 and 1)
+    interp = interpolation if interpolation is not None else (
+        cv2.INTER_CUBIC if scale >= 0.8 else cv2.INTER_LINEAR)
+    warped = cv2.warpAffine(face.astype(np.float32), to_roi, roi_size, flags=interp,
                             borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(np.ascontiguousarray(mask), to_roi, roi_size, flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
