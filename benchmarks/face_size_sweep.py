@@ -223,7 +223,7 @@ def distinct_names(names: list[str], paths: list[Path]) -> list[str]:
     ``generator.keras``) added where two candidates share a name."""
     def where(p: Path) -> str:
         return p.parent.name if p.stem == "generator" else p.stem
-    return [f"{n} ({where(Path(p))})" if names.count(n) > 1 else n
+    return [f"{n} ({where(p)})" if names.count(n) > 1 else n
             for n, p in zip(names, paths, strict=True)]
 
 

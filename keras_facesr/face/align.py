@@ -60,17 +60,31 @@ def crop_bounds(crop_to_image: np.ndarray, size: int, shape: tuple[int, ...], pa
     return max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
 
 
+AREA_FIRST_BELOW = 0.8  # warp scale below which a face is area-shrunk before the warp
+
+
+def warp_interpolation(scale: float) -> int:
+    """The OpenCV interpolation for a warp at ``scale`` (output px per input px: crop per image
+    when aligning, frame per crop when pasting back). Bicubic wherever the warp itself sets the
+    detail, enlarging or at about the face's own size (a face fed at its whole size is warped
+    at scale 0.98-1.02, where bilinear softens it); bilinear after an area pre-shrink (``scale <
+    AREA_FIRST_BELOW``), as the 128 px training and evaluation crops of faces over 160 px are
+    made."""
+    return cv2.INTER_CUBIC if scale >= AREA_FIRST_BELOW else cv2.INTER_LINEAR
+
+
 def align_face(
     image: np.ndarray, landmarks: np.ndarray, size: int, template=CANONICAL_TEMPLATE
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warp the face onto the template at ``size``; returns (crop, image->crop matrix).
 
-    When the crop is much smaller than the face (scale < 0.8), the face's region is first shrunk
-    with area averaging, so the crop is anti-aliased (``warpAffine`` alone would alias)."""
+    When the crop is much smaller than the face (scale below ``AREA_FIRST_BELOW``), the face's
+    region is first shrunk with area averaging, so the crop is anti-aliased (``warpAffine``
+    alone would alias)."""
     m = alignment_matrix(landmarks, size, template)
     scale = float(np.hypot(m[0, 0], m[0, 1]))
     src, m_src = image, m
-    if scale < 0.8:
+    if scale < AREA_FIRST_BELOW:
         x0, y0, x1, y1 = crop_bounds(invert(m), size, image.shape)
         if x1 > x0 and y1 > y0:
             w, h = max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale))
@@ -81,11 +95,8 @@ def align_face(
             m_src[:, :2] = m[:, :2] @ np.diag([1 / sx, 1 / sy])
             offset = np.array([x0 + (1 / sx - 1) / 2, y0 + (1 / sy - 1) / 2])
             m_src[:, 2] = m[:, :2] @ offset + m[:, 2]
-    # Bicubic wherever the warp itself sets the detail (enlarging, or shrinking by up to 1.25x:
-    # a face fed at its own size is warped at scale 0.97-1.03, where bilinear softens it); after
-    # the area pre-shrink, bilinear (the 128 px training and evaluation crops of faces over 160 px).
-    interp = cv2.INTER_CUBIC if scale >= 0.8 else cv2.INTER_LINEAR
-    crop = cv2.warpAffine(src, m_src, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+    crop = cv2.warpAffine(src, m_src, (size, size), flags=warp_interpolation(scale),
+                          borderMode=cv2.BORDER_REFLECT101)
     return crop, m
 
 

@@ -11,7 +11,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from keras_facesr.face.align import crop_bounds, invert
+from keras_facesr.face.align import AREA_FIRST_BELOW, crop_bounds, invert, warp_interpolation
 
 FEATHER = 0.08  # width of the soft edge, as a fraction of the crop side
 
@@ -74,7 +74,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, image_to_crop: np.ndarray,
     # Shrinking a big crop onto a small face: area-average first so the paste does not alias.
     scale = 1.0 / float(np.hypot(image_to_crop[0, 0], image_to_crop[0, 1]))  # frame px per crop px
     mask = feather_mask(size, feather)
-    if scale < 0.8:
+    if scale < AREA_FIRST_BELOW:
         small = max(2, round(size * scale))
         face = cv2.resize(face, (small, small), interpolation=cv2.INTER_AREA)
         mask = cv2.resize(mask, (small, small), interpolation=cv2.INTER_AREA)
@@ -84,10 +84,9 @@ def paste_face(frame: np.ndarray, face: np.ndarray, image_to_crop: np.ndarray,
     to_roi = crop_to_image.copy()
     to_roi[:, 2] -= (x0, y0)
     roi_size = (x1 - x0, y1 - y0)
-    # the face bicubic at about its own scale (bilinear would soften it, as ``align_face``), and
-    # bilinear after the area pre-shrink; the smooth mask bilinear (no overshoot past 0 and 1)
-    interp = interpolation if interpolation is not None else (
-        cv2.INTER_CUBIC if scale >= 0.8 else cv2.INTER_LINEAR)
+    # the face as ``align_face`` warps (bicubic at about its own scale); the smooth mask
+    # bilinear (no overshoot past 0 and 1)
+    interp = warp_interpolation(scale) if interpolation is None else interpolation
     warped = cv2.warpAffine(face.astype(np.float32), to_roi, roi_size, flags=interp,
                             borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(np.ascontiguousarray(mask), to_roi, roi_size, flags=cv2.INTER_LINEAR,
