@@ -3,7 +3,7 @@
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
         [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
         [--per-face [--draws 8 --shift 0.35]] [--reference-scale 2] [--grey]
-        [--own-size LOW HIGH | --own-size off]
+        [--own-size LOW HIGH | --own-size off] [--mirror]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
 other people from other sources) is shrunk with area averaging to a native size, as a camera
@@ -37,6 +37,10 @@ better.
 
 ``--grey`` makes every face grey first (BT.601 luma), as a night-mode camera or an old photo
 records it, and the SR faces grey as ``enhance`` makes them for a grey input face.
+``--mirror`` averages each SR face with the model's SR of its mirror image, as ``enhance``
+does in photos (``pipeline.sr.super_resolve``); the bundled ``face_sizes`` were measured
+without it, and with it the bundled models win and lose at the same sizes (README, "Mirror
+averaging").
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from keras_facesr.models import gan  # noqa: E402
 from keras_facesr.models.info import bundled_models, ratio_distance, winning_range  # noqa: E402
 from keras_facesr.pipeline.fidelity import refine  # noqa: E402
 from keras_facesr.pipeline.paste import LUMA  # noqa: E402
-from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
+from keras_facesr.pipeline.sr import KerasSR, super_resolve  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
 from paired import paired_gain  # noqa: E402
@@ -82,14 +86,16 @@ def to_grey(faces: np.ndarray) -> np.ndarray:
     return np.repeat((faces @ LUMA)[..., None], 3, axis=-1).astype(np.float32)
 
 
-def enlarge(native: np.ndarray, variants: list, grey: bool = False) -> list[np.ndarray]:
+def enlarge(native: np.ndarray, variants: list, grey: bool = False, mirror: bool = False
+            ) -> list[np.ndarray]:
     """The faces at 128 px: bicubic, then each (model, fidelity) as ``enhance`` feeds it
-    (``grey``: the SR faces made grey, as ``enhance`` does for a grey input face)."""
+    (``grey``: the SR faces made grey, as ``enhance`` does for a grey input face; ``mirror``:
+    mirror-averaged, as ``enhance`` does in photos)."""
     outs = [resize_all(native, 128)]
     for m, w in variants:
         side = m.info.input_side(native.shape[1])
         lr = native if side == native.shape[1] else resize_all(native, side)
-        sr = refine(lr, m(lr), w)
+        sr = refine(lr, super_resolve(m, lr, mirror), w)
         if grey:
             sr = to_grey(sr)
         outs.append(resize_all(sr, 128) if sr.shape[1] != 128 else sr)
@@ -140,6 +146,8 @@ def main() -> None:
     parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
     parser.add_argument("--grey", action="store_true",
                         help="Grey faces (luma), as night-mode cameras and old photos record them.")
+    parser.add_argument("--mirror", action="store_true",
+                        help="Mirror-average the SR faces, as `enhance` does in photos.")
     parser.add_argument("--own-size", nargs="+", metavar="LOW HIGH | off",
                         help="Feed faces of these native sizes at their own size (default: each "
                              "model's own_size band; off: resample every face to the model's input).")
@@ -170,7 +178,7 @@ def main() -> None:
     gains = {spec: [0.0] * len(variants) for spec in sets}
     against = (f"the face at {args.reference_scale:g}x the native size" if args.reference_scale
                else "the 128 px face")
-    print(("Grey faces. " if args.grey else "")
+    print(("Grey faces. " if args.grey else "") + ("SR faces mirror-averaged. " if args.mirror else "")
           + f"PSNR (dB) against the 128 px face / {args.judge} identity cosine against {against}; "
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     row("native px", "set", names)
@@ -185,7 +193,7 @@ def main() -> None:
             if args.reference_scale:
                 reference = resize_all(resize_all(hr, round(args.reference_scale * size)), 128)
             e_hr = np.asarray(judge.embed(reference))
-            outs = enlarge(native, variants, args.grey)
+            outs = enlarge(native, variants, args.grey, args.mirror)
             cosines = judged(outs, judge, e_hr)
             scores = [(psnr(o, hr), float(np.mean(c))) for o, c in zip(outs, cosines, strict=True)]
             for k in range(len(variants)):
@@ -200,8 +208,8 @@ def main() -> None:
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
                 for _ in range(args.draws):
                     moves = rng.normal(0.0, args.shift * 128 / size, (len(hr), 2))
-                    c = judged(enlarge(resize_all(shift_all(hr, moves), size), variants, args.grey),
-                               judge, e_hr)
+                    shifted = resize_all(shift_all(hr, moves), size)
+                    c = judged(enlarge(shifted, variants, args.grey, args.mirror), judge, e_hr)
                     drawn.append([ck - c[0] for ck in c[1:]])
                 g = np.array(drawn)  # draws, variants, faces
                 faces = [[paired_gain(g[:, v, i], seed=i) for i in range(len(hr))]

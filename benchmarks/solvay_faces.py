@@ -1,11 +1,12 @@
 """Face by face on the bundled Solvay photo: is any super-resolved face worse than bicubic?
 
     python benchmarks/solvay_faces.py [--judge dlib-resnet faceres] [--fidelity F] [--draws 8]
-        [--sigma 0.35] [--model G.keras ...]
+        [--sigma 0.35] [--model G.keras ...] [--no-mirror]
 
 The half-size sample (``samples/solvay_1927_small.jpg``, faces 21-30 px, as in footage) goes
 through the pipeline exactly as ``keras-facesr enhance`` runs it (bundled models or ``--model``, threshold,
-model by face size, default fidelity). The reference for each face is the same face in the
+model by face size, default fidelity, SR faces mirror-averaged as in every photo;
+``--no-mirror``: not). The reference for each face is the same face in the
 full-size photo (``samples/solvay_1927.jpg``, twice the resolution), aligned on the same
 landmarks. Per face: PSNR, and each judge's identity cosine of the SR face and of the bicubic
 face to the reference. The judges (default dlib-resnet and faceres) are in no bundled model's
@@ -86,7 +87,8 @@ class _Given:
 
 
 def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = None, draws: int = 8,
-                  sigma: float = 0.35, seed: int = 0, models: list | None = None) -> list[FaceComparison]:
+                  sigma: float = 0.35, seed: int = 0, models: list | None = None,
+                  mirror: bool = True) -> list[FaceComparison]:
     """Every super-resolved face of the half-size photo, SR vs bicubic against the full photo."""
     full = read_image(SAMPLES / "solvay_1927.jpg")
     small = read_image(SAMPLES / "solvay_1927_small.jpg")
@@ -95,7 +97,7 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
     # the same faces in the small photo: landmarks scaled (pixel centres), so both align alike
     marks = [((d.landmarks + 0.5) * f - 0.5).astype(np.float32) for d in found]
     given = _Given([])
-    enhancer = FaceEnhancer(models, detector=given, keep_crops=True, fidelity=fidelity)
+    enhancer = FaceEnhancer(models, detector=given, keep_crops=True, fidelity=fidelity, mirror=mirror)
     encoders = {j: get_encoder(j) for j in judges}
     refs = [align_face(full, d.landmarks, 128)[0].astype(np.float32) / 255 for d in found]
     ref_emb = {j: _unit(e.embed(np.stack(refs))) for j, e in encoders.items()}
@@ -150,10 +152,14 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=8, help="Re-alignments per face (0: none).")
     p.add_argument("--sigma", type=float, default=0.35, help="Landmark noise, px in the small photo.")
     p.add_argument("--model", action="append", help="Generators (default: the bundled ones).")
+    p.add_argument("--no-mirror", dest="mirror", action="store_false",
+                   help="SR faces not mirror-averaged (enhance's default for video frames).")
     args = p.parse_args()
-    rows = compare_faces(tuple(args.judge), args.fidelity, args.draws, args.sigma, models=args.model)
+    rows = compare_faces(tuple(args.judge), args.fidelity, args.draws, args.sigma, models=args.model,
+                         mirror=args.mirror)
     print(f"{len(rows)} super-resolved faces; judges {', '.join(args.judge)}; reference: the full-size "
-          f"photo; {args.draws} re-alignments per face (landmark noise {args.sigma} px)")
+          f"photo; {args.draws} re-alignments per face (landmark noise {args.sigma} px); SR faces "
+          f"{'' if args.mirror else 'not '}mirror-averaged")
     print(f"{'px':>4} {'model':16s} {'PSNR SR':>8} {'bicubic':>8}" + "".join(
         f" {j + ': SR / bicubic, gain ± 2 SE':>44}" for j in args.judge))
     first = args.judge[0]

@@ -45,7 +45,7 @@ def flicker(enhancer: FaceEnhancer, clip: list[np.ndarray], key_interval: int, s
     faces = [tracker.update(f) for f in clip]
     if not faces[0]:
         raise SystemExit("no face found in the first frame")
-    out = [r.image for r in enhancer.enhance_batch(clip, faces=faces)]
+    out = [r.image for r in enhancer.enhance_batch(clip, faces=faces, video=True)]
     x, y, w, h = faces[0][0].box
     s = round(enhancer.upscale)
     box = (x * s, y * s, w * s, h * s)

@@ -98,7 +98,11 @@ def _fail(message: str) -> None:
 
 
 def _refine_options(command):
-    """``--fidelity`` and ``--back-project``, shared by `enhance` and `edge run`."""
+    """``--fidelity``, ``--back-project`` and ``--mirror``, shared by `enhance` and `edge run`."""
+    command = click.option(
+        "--mirror/--no-mirror", default=None,
+        help="Average each SR face with the model's SR of its mirror image (twice the SR time) "
+             "[default: in photos and face crops, not in videos].")(command)
     command = click.option(
         "--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
         help="Back-projection steps: correct each SR face until shrinking it gives the input.")(command)
@@ -244,7 +248,7 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
               help="A Beam pipeline option, e.g. --beam-option=--direct_num_workers=2 or "
                    "--beam-option=--runner=DataflowRunner (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, save_crops,
+def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, mirror, save_crops,
             aligned, min_confidence, min_face, detector, key_interval, max_fps, batch_size, max_pixels,
             runner, beam_options, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
@@ -264,7 +268,7 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
             enhancer_options=dict(models=[str(m) for m in models] or None, threshold=threshold,
                                   detector=detector, min_confidence=min_confidence,
                                   min_face=min_face, max_pixels=max_pixels, upscale=upscale,
-                                  fidelity=fidelity, back_project=back_project),
+                                  fidelity=fidelity, back_project=back_project, mirror=mirror),
             run_options=dict(aligned=aligned, batch_size=batch_size, key_interval=key_interval),
             beam_args=list(beam_options))
         for record in result["inputs"]:
@@ -278,7 +282,7 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, detector, min_confidence=min_confidence,
                                 min_face=min_face, max_pixels=max_pixels, upscale=upscale,
-                                fidelity=fidelity, back_project=back_project)
+                                fidelity=fidelity, back_project=back_project, mirror=mirror)
     except FileNotFoundError as e:
         _fail(str(e))
     result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
@@ -336,11 +340,14 @@ def _summarise(result: dict) -> None:
                    "[default: the model's own].")
 @click.option("--back-project", default=0, show_default=True, type=click.IntRange(0, 50),
               help="Back-projection steps on each model's faces.")
+@click.option("--mirror", is_flag=True,
+              help="Average each model's face with its SR of the mirrored face, as `enhance` "
+                   "does in photos.")
 @click.option("--jitter", default=0.0, show_default=True, type=click.FloatRange(0, 0.5),
               help="Misframe each face (seeded shift/scale/rotation up to this fraction), as crops "
                    "from other tools are framed.")
 def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_fraction, aligned,
-                 limit, json_file, roc_file, fidelity, back_project, jitter):
+                 limit, json_file, roc_file, fidelity, back_project, mirror, jitter):
     """Bicubic vs generators on HR faces: PSNR, SSIM, identity cosine, verification ROC."""
     _quiet_tensorflow()
     import json
@@ -356,7 +363,8 @@ def evaluate_cmd(data, models, pairs, scale, hr_size, resize, judge, split, val_
         data = resolve_data_dirs(data)
         result = ev.evaluate(data, list(models), scale and int(scale), hr_size, resize, judge, pairs,
                              aligned, limit, split, val_fraction, echo=lambda m: click.echo(m, err=True),
-                             fidelity=fidelity, back_project=back_project, jitter=jitter)
+                             fidelity=fidelity, back_project=back_project, jitter=jitter,
+                             mirror=mirror)
     except FileNotFoundError as e:
         _fail(str(e))
     click.echo(f"{result['faces']} faces ({result['layout']}), x{result['scale']} "
@@ -551,7 +559,7 @@ def edge() -> None:
 @click.option("--max-pixels", default=MAX_PIXELS, show_default=True,
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project,
+def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project, mirror,
              save_crops, aligned, min_confidence, min_face, key_interval, max_fps, batch_size, threads,
              cpu, max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
@@ -563,7 +571,7 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
     except runtime.EdgeError as e:
         _fail(str(e))
     enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
-    enhancer.fidelity, enhancer.back_project = fidelity, back_project
+    enhancer.fidelity, enhancer.back_project, enhancer.mirror = fidelity, back_project, mirror
     result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
                        progress=not quiet, key_interval=key_interval, max_fps=max_fps)
     _summarise(result)

@@ -180,7 +180,7 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float = FAR) -> f
 
 def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable[[str], None]):
     """Canonically aligned HR faces (N, hr, hr, 3) float32, and the indices that worked."""
-    from keras_facesr.face.align import align_face
+    from keras_facesr.face.align import align_face, dataset_interpolation
 
     detector = None
     faces, ok = [], []
@@ -203,7 +203,7 @@ def prepare_faces(files: list[Path], hr_size: int, aligned: bool, echo: Callable
                 continue
             centre = np.array(rgb.shape[1::-1]) / 2
             face = min(found[:3], key=lambda f: np.linalg.norm(f.landmarks.mean(0) - centre))
-            crop, _ = align_face(rgb, face.landmarks, hr_size)
+            crop, _ = align_face(rgb, face.landmarks, hr_size, interpolation=dataset_interpolation)
         faces.append(crop)
         ok.append(k)
     if not faces:
@@ -228,18 +228,20 @@ def evaluate(
     fidelity: tuple[float, ...] = (),
     back_project: int = 0,
     jitter: float = 0.0,
+    mirror: bool = False,
 ) -> dict:
     """Evaluate bicubic and each generator on ``data``; returns the JSON-able result.
 
     Each generator is refined as ``enhance`` refines it: its default fidelity (or each of
-    ``fidelity``, one row each) and ``back_project`` steps. ``jitter`` misframes every face by a
+    ``fidelity``, one row each) and ``back_project`` steps; ``mirror``: each SR face averaged
+    with the SR of its mirror image, as ``enhance`` does in photos. ``jitter`` misframes every face by a
     seeded similarity warp (shift/scale up to this fraction of the side, rotation up to twice
     it in radians), as crops from other tools or MTCNN on tiny faces are framed."""
 
     from keras_facesr.data.degrade import Degradation
     from keras_facesr.data.pipeline import heldout_lr
     from keras_facesr.models.gan import psnr, ssim
-    from keras_facesr.pipeline.sr import KerasSR
+    from keras_facesr.pipeline.sr import KerasSR, super_resolve
     from keras_facesr.recognition import encoders
 
     sr_models = [KerasSR(m) for m in models]
@@ -277,16 +279,16 @@ def evaluate(
     # a model at fidelity 0 is exactly this row
     outputs = {"hr": hr, "bicubic": upscale_bicubic(lr, (hr_size, hr_size))}
     for model in sr_models:
-        raw = model(lr)
+        raw = super_resolve(model, lr, mirror)
         for w in fidelity or (model.info.fidelity,):
             name = model.info.name + (f" w={w:g}" if w != 1 else "") + (
-                f" bp{back_project}" if back_project else "")
+                f" bp{back_project}" if back_project else "") + (" mirror" if mirror else "")
             outputs[name] = refine(lr, raw, w, back_project)
 
     result = {
         "data": str(data), "layout": faceset.layout, "faces": len(hr), "scale": scale,
         "hr_size": hr_size, "lr_size": hr_size // scale, "degradation": degradation.describe(),
-        "jitter": jitter,
+        "jitter": jitter, "mirror": mirror,
         "judge": judge_name, "judge_note": _judge_note(judge, judge_name, trained_with),
         "pairs": {"genuine": sum(p[2] for p in faceset.pairs),
                   "impostor": sum(not p[2] for p in faceset.pairs)},

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-from keras_facesr.face.align import align_face, crop_bounds, invert
+from keras_facesr.face.align import align_face, crop_bounds, dataset_interpolation, invert
 from keras_facesr.face.detect import Face
 from keras_facesr.images import read_picture, write_image
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
@@ -285,6 +285,12 @@ def test_a_face_warped_at_about_its_own_size_is_warped_bicubic():
     crop, m = align_face(frame, _landmarks(80, 60, 60), 32)  # scale 0.53: area first, then bilinear
     assert not np.array_equal(crop, cv2.warpAffine(frame, m, (32, 32), flags=cv2.INTER_CUBIC,
                                                    borderMode=cv2.BORDER_REFLECT101))
+    # the fetched data sets keep the rule they were cropped with: bilinear up to scale 1
+    for side, scale, flag in ((30, 0.987, cv2.INTER_LINEAR), (128, 1.6, cv2.INTER_CUBIC)):
+        crop, m = align_face(frame, _landmarks(80, 60, side / scale, angle=0.1), side,
+                             interpolation=dataset_interpolation)
+        np.testing.assert_array_equal(crop, cv2.warpAffine(frame, m, (side, side), flags=flag,
+                                                           borderMode=cv2.BORDER_REFLECT101))
 
 
 def test_a_face_pasted_at_about_its_own_scale_is_warped_bicubic():

@@ -127,9 +127,10 @@ def test_without_model_the_hr_and_bicubic_rows_and_auto_judge_refusal(lfw_tree, 
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].endswith("no such file or folder")
 
 
-def test_fidelity_rows_several_folders_and_misframing(lfw_tree, celeba_tree, judge, generator):
+def test_fidelity_rows_several_folders_and_misframing(lfw_tree, celeba_tree, judge, generator,
+                                                      monkeypatch):
     """Several folders form one set; each --fidelity is a row (0 = bicubic exactly); --jitter
-    misframes the faces reproducibly."""
+    misframes the faces reproducibly; --mirror gives mirror-averaged rows."""
     from keras_facesr.evaluate import evaluate
 
     folders = [lfw_tree / "person_0", celeba_tree / "img_align_celeba"]
@@ -146,3 +147,17 @@ def test_fidelity_rows_several_folders_and_misframing(lfw_tree, celeba_tree, jud
     still = evaluate(folders[:1], [], 4, 64, "area", str(judge), aligned=True,
                      echo=lambda m: None)["methods"]["bicubic"]["psnr"]
     assert shaken[0] == shaken[1] != still
+    from keras_facesr.pipeline import sr
+
+    calls = []
+
+    def spy(model, lr, mirror=False):
+        calls.append(mirror)
+        return real(model, lr, mirror)
+
+    real = sr.super_resolve
+    monkeypatch.setattr(sr, "super_resolve", spy)
+    raw, mirrored = (evaluate(folders[:1], [generator], 4, 64, "area", str(judge), aligned=True,
+                              fidelity=(1.0,), mirror=on, echo=lambda m: None) for on in (False, True))
+    assert calls == [False, True] and mirrored["mirror"] and not raw["mirror"]
+    assert set(mirrored["methods"]) - set(raw["methods"]) == {"tiny-x4 mirror"}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from keras_facesr.data import face_sources
+from keras_facesr.face import align
 from keras_facesr.packages import FetchError, PackageFile, iter_members, read_member, sha256_file
 
 SAMPLES = Path(__file__).resolve().parents[1] / "keras_facesr" / "samples"
@@ -95,8 +96,17 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
         "test-demo", "a test source", PackageFile("apt", "demo=1", "demo.deb", sha256_file(deb)),
         ("usr/share/demo/*",), "public domain")
     monkeypatch.setitem(face_sources.PHOTO_SOURCES, source.name, source)
+    warps = []  # the crops are warped by the data sets' pinned rule, not the pipeline's
+
+    def spy(*args, **kwargs):
+        warps.append(kwargs.get("interpolation"))
+        return real(*args, **kwargs)
+
+    real = align.align_face
+    monkeypatch.setattr(align, "align_face", spy)
     messages = []
     target = face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
+    assert len(warps) == 3 and all(w is align.dataset_interpolation for w in warps)
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["licence"] == "public domain" and manifest["split"] == "train"
     # a photo named like another in a different folder keeps its whole path as its name

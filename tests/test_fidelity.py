@@ -21,6 +21,7 @@ from keras_facesr.models.info import (
 from keras_facesr.pipeline.enhance import KEPT, SUPER_RESOLVED, FaceEnhancer
 from keras_facesr.pipeline.fidelity import back_project, blend
 from keras_facesr.pipeline.paste import is_grey
+from keras_facesr.pipeline.sr import super_resolve
 
 
 def _faces(seed=0):
@@ -181,3 +182,48 @@ def test_bundle_manifest_carries_the_measured_defaults():
     assert info.grey_face_sizes == (16.0, 18.0)
     manifest["face_sizes"] = None
     assert info_from_dict(manifest).face_sizes is None
+
+
+class _Lopsided(_Scaled):
+    """A fake x4 model that brightens the right of every face more than the left, and records
+    how many faces each call gets."""
+
+    def __init__(self, info):
+        super().__init__(info)
+        self.calls: list[int] = []
+
+    def __call__(self, lr):
+        self.calls.append(len(lr))
+        ramp = np.linspace(0.0, 0.2, lr.shape[2] * 4, dtype=np.float32)[None, None, :, None]
+        return np.clip(super().__call__(lr) - 0.2 + ramp, 0, 1)
+
+
+def test_mirror_averaging_cancels_what_the_model_adds_to_one_side_only():
+    model = _Lopsided(ModelInfo("x4", 4, 32))
+    lr = np.full((2, 8, 8, 3), 0.5, np.float32)
+    plain, mirrored = super_resolve(model, lr), super_resolve(model, lr, mirror=True)
+    assert model.calls == [2, 4]  # both readings in one call
+    assert np.ptp(plain[..., 0], axis=2).max() == pytest.approx(0.2, abs=1e-6)
+    np.testing.assert_allclose(mirrored, 0.6, atol=1e-6)  # the ramp's mean, on both sides alike
+
+
+def test_photos_are_mirror_averaged_and_video_frames_are_not(tmp_path):
+    from test_enhance import _write_video
+
+    from keras_facesr.pipeline import jobs
+
+    frame = _scene(200, 300)
+    face = Face((150, 50, 20, 20), 0.99, _landmarks(160, 60, 26))
+    model = _Lopsided(ModelInfo("x4", 4, 32))
+    photo = FaceEnhancer([model], detector=_FixedDetector([face]), colour_match=False).enhance(frame)
+    assert model.calls == [2] and photo.faces[0].reason.endswith("mirror-averaged")
+    model.calls.clear()
+    _write_video(tmp_path / "clip.avi", [frame] * 3)
+    report = jobs.run(FaceEnhancer([model], detector=_FixedDetector([face])), [tmp_path / "clip.avi"],
+                      tmp_path / "out", progress=False, key_interval=1)
+    assert report["inputs"][0]["faces_super_resolved"] == 3 and sum(model.calls) == 3
+    model.calls.clear()
+    FaceEnhancer([model], detector=_FixedDetector([face]), mirror=False).enhance(frame)
+    FaceEnhancer([model], detector=_FixedDetector([face]), mirror=True).enhance_batch([frame], video=True)
+    FaceEnhancer([model], mirror=True).enhance(frame[40:72, 150:182], aligned=True)
+    assert model.calls == [1, 2, 2]

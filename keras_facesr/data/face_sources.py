@@ -277,7 +277,7 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
                     echo: Callable[[str], None], progress: bool = True) -> dict:
     """Every face of every photo, MTCNN-aligned at its native resolution (multiple of 8,
     ``min_native``..256 px) as ``out/PHOTO_k.png``; photos without one are listed in ``dropped``."""
-    from keras_facesr.face.align import align_face, inside_fraction, native_size
+    from keras_facesr.face.align import align_face, dataset_interpolation, inside_fraction, native_size
     from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import ImageReadError, read_image, write_image
 
@@ -299,7 +299,7 @@ def align_all_faces(images: Path, out: Path, files: list[str], source: PhotoSour
             continue
         for k, (face, native) in enumerate(sorted(found, key=lambda fn: fn[0].box[0])):
             size = int(min(256, max(source.min_native, 8 * round(native / 8))))
-            crop, _ = align_face(rgb, face.landmarks, size)
+            crop, _ = align_face(rgb, face.landmarks, size, interpolation=dataset_interpolation)
             name = f"{Path(rel).stem}_{k}.png"
             if name in faces:  # a.jpg beside a.png: named by the whole file name
                 name = f"{rel.replace('.', '_')}_{k}.png"

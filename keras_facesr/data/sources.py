@@ -237,7 +237,7 @@ def align_folder(
     """MTCNN-align the most confident face of every image under ``src`` onto the canonical
     template at its native resolution (a multiple of 8, 32..256 px), as PNGs under ``out`` with
     the same relative layout. Returns ({face: info}, {image: why it was skipped})."""
-    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.align import align_face, dataset_interpolation, native_size
     from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import list_images, write_image
 
@@ -263,7 +263,7 @@ def align_folder(
         face = found[0]
         native = native_size(face.landmarks)
         size = int(min(256, max(32, 8 * round(native / 8))))
-        crop, _ = align_face(rgb, face.landmarks, size)
+        crop, _ = align_face(rgb, face.landmarks, size, interpolation=dataset_interpolation)
         name = str(Path(rel).with_suffix(".png"))
         write_image(out / name, crop)
         faces[name] = {"native_px": round(native, 1), "size": size,
@@ -354,7 +354,7 @@ def fetch_identities(
     ``CACHE/datasets/ids/lfw/NAME/NAME_0001.png`` (MTCNN-aligned canonical crops at native
     resolution); ``pairs.txt`` lists every genuine pair (across clips where an identity has
     several) and every impostor pair of first images. Idempotent."""
-    from keras_facesr.face.align import align_face, native_size
+    from keras_facesr.face.align import align_face, dataset_interpolation, native_size
     from keras_facesr.face.detect import FaceDetector
     from keras_facesr.images import write_image
 
@@ -393,7 +393,7 @@ def fetch_identities(
                     continue
                 face = faces[0]
                 size = int(min(256, max(64, 8 * round(native_size(face.landmarks) / 8))))
-                crop, _ = align_face(rgb, face.landmarks, size)
+                crop, _ = align_face(rgb, face.landmarks, size, interpolation=dataset_interpolation)
                 n = len(images.setdefault(identity, [])) + 1
                 name = f"{identity}_{n:04d}.png"
                 write_image(out / identity / name, crop)

@@ -21,7 +21,7 @@ from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_pictur
 from keras_facesr.models.info import ratio_distance
 from keras_facesr.pipeline.fidelity import refine
 from keras_facesr.pipeline.paste import is_grey, match_colour, paste_face
-from keras_facesr.pipeline.sr import SuperResolver, takes
+from keras_facesr.pipeline.sr import SuperResolver, super_resolve, takes
 from keras_facesr.registry import DETECTORS
 
 KEPT, SUPER_RESOLVED = "kept", "super_resolved"
@@ -94,7 +94,10 @@ class FaceEnhancer:
     is this many times larger (bicubic) and the SR faces are pasted at that size; at 1
     (default) the frame keeps its size, so an SR face can hold no more detail than the pixels
     it replaces. ``detector``: a :class:`Detector`, or the name of one registered in
-    ``keras_facesr.registry.DETECTORS`` (default ``mtcnn``).
+    ``keras_facesr.registry.DETECTORS`` (default ``mtcnn``). ``mirror``: average each SR face
+    with the mirrored SR of its mirror image (:func:`keras_facesr.pipeline.sr.super_resolve`,
+    twice the SR time); default ``None``: in photos and face crops, not in video frames, where
+    the frame rate matters more.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class FaceEnhancer:
         upscale: float = 1.0,
         fidelity: float | None = None,
         back_project: int = 0,
+        mirror: bool | None = None,
     ):
         if not 1.0 <= upscale <= 8.0:
             raise ValueError(f"upscale must be between 1 and 8, got {upscale}")
@@ -118,6 +122,7 @@ class FaceEnhancer:
         if back_project < 0:
             raise ValueError(f"back-projection steps must be >= 0, got {back_project}")
         self.fidelity, self.back_project = fidelity, back_project
+        self.mirror = mirror
         self.upscale = float(upscale)
         self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
         self.threshold = float(threshold if threshold is not None
@@ -197,17 +202,24 @@ class FaceEnhancer:
         """One image (array in RGB order, path, or Picture); see :meth:`enhance_batch`."""
         return self.enhance_batch([image], aligned)[0]
 
+    def mirror_for(self, video: bool = False) -> bool:
+        """Whether SR faces are mirror-averaged: as set, else in photos and not in video."""
+        return self.mirror if self.mirror is not None else not video
+
     def enhance_batch(self, images: Sequence, aligned: bool = False,
-                      faces: Sequence[list[Face]] | None = None) -> list[EnhanceResult]:
+                      faces: Sequence[list[Face]] | None = None,
+                      video: bool = False) -> list[EnhanceResult]:
         """Enhance several images, their faces batched through the generators.
 
         With ``aligned`` every image is itself a face crop: it is super-resolved whole
         (no detection, no threshold) and the result is ``scale`` times larger. ``faces``: the
         faces of each image when already found (e.g. by :class:`keras_facesr.pipeline.track.FaceTracker`),
-        else they are detected here."""
+        else they are detected here. ``video``: the images are frames of one video (see
+        ``mirror``)."""
         pictures = [self._picture(im) for im in images]
+        mirror = self.mirror_for(video)
         if aligned:
-            return self._enhance_crops(pictures)
+            return self._enhance_crops(pictures, mirror)
         results = [EnhanceResult(self._output_frame(p.pixels)) for p in pictures]
         # by (model, crop side): faces fed at their own size batch with faces of that size
         jobs: dict[tuple[int, int], list[tuple[int, FaceResult, np.ndarray, np.ndarray]]] = {}
@@ -221,7 +233,7 @@ class FaceEnhancer:
                 found = faces[i]
             t0 = time.perf_counter()
             for face in found:
-                result, job = self._plan(rgb, face)
+                result, job = self._plan(rgb, face, mirror)
                 res.faces.append(result)
                 if job is not None:
                     model_index, crop, matrix = job
@@ -231,7 +243,8 @@ class FaceEnhancer:
             model = self.models[model_index]
             lr = np.stack([c for _, _, c, _ in items]).astype(np.float32) / 255.0
             t0 = time.perf_counter()
-            sr = refine(lr, model(lr), self.fidelity_for(model), self.back_project)
+            sr = refine(lr, super_resolve(model, lr, mirror), self.fidelity_for(model),
+                        self.back_project)
             share = _ms(t0) / len(items)
             for (i, result, _, matrix), lr_face, sr_face in zip(items, lr, sr, strict=True):
                 results[i].timings_ms["sr"] += share
@@ -247,7 +260,7 @@ class FaceEnhancer:
                 results[i].timings_ms["paste"] += _ms(t0)
         return results
 
-    def _plan(self, rgb: np.ndarray, face: Face):
+    def _plan(self, rgb: np.ndarray, face: Face, mirror: bool = False):
         """The FaceResult for a detected face, and its SR job (model index, crop, matrix)."""
         size = native_size(face.landmarks)
         common = dict(box=face.box, confidence=face.confidence, landmarks=face.landmarks, size=size,
@@ -275,7 +288,8 @@ class FaceEnhancer:
                    f"{self.threshold:.0f} px: {model.info.describe()}"
                    + (f", fed at its own {side} px" if side != model.info.lr_size else "")
                    + (f", fidelity {w:g}" if w != 1 else "")
-                   + (f", {self.back_project} back-projection steps" if self.back_project else ""),
+                   + (f", {self.back_project} back-projection steps" if self.back_project else "")
+                   + (", mirror-averaged" if mirror else ""),
             lr=crop if self.keep_crops else None,
         )
         return result, (self.models.index(model), crop, matrix)
@@ -292,7 +306,7 @@ class FaceEnhancer:
                    "interpolation"))
         return result
 
-    def _enhance_crops(self, pictures: list[Picture]) -> list[EnhanceResult]:
+    def _enhance_crops(self, pictures: list[Picture], mirror: bool) -> list[EnhanceResult]:
         results = []
         for pic in pictures:
             h, w = pic.pixels.shape[:2]
@@ -308,7 +322,8 @@ class FaceEnhancer:
                 interp = cv2.INTER_AREA if min(h, w) > side else cv2.INTER_CUBIC
                 rgb = cv2.resize(rgb, (side, side), interpolation=interp)
             t0 = time.perf_counter()
-            sr = refine(rgb[None], model(rgb[None]), self.fidelity_for(model), self.back_project)[0]
+            sr = refine(rgb[None], super_resolve(model, rgb[None], mirror), self.fidelity_for(model),
+                        self.back_project)[0]
             res_ms = _ms(t0)
             out_h, out_w = h * model.info.scale, w * model.info.scale
             if sr.shape[:2] != (out_h, out_w):
@@ -322,7 +337,8 @@ class FaceEnhancer:
             result.faces.append(FaceResult(
                 box=(0, 0, w, h), confidence=1.0, landmarks=np.zeros((5, 2), np.float32),
                 size=float(min(h, w)), path=SUPER_RESOLVED, model=model.info.name,
-                reason=f"aligned input: {model.info.describe()}",
+                reason=f"aligned input: {model.info.describe()}"
+                       + (", mirror-averaged" if mirror else ""),
             ))
             results.append(result)
         return results

@@ -244,7 +244,7 @@ def _run_video(enhancer, task: Task, output: Path, save_crops: bool, progress: b
 
     def flush() -> None:
         start = tracker.frame + 1 - len(batch)  # index of the batch's first frame
-        for k, res in enumerate(enhancer.enhance_batch(batch, faces=found)):
+        for k, res in enumerate(enhancer.enhance_batch(batch, faces=found, video=True)):
             encoder.write(res.image)
             for stage, ms in res.timings_ms.items():
                 totals[stage] += ms
