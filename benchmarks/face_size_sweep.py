@@ -33,7 +33,7 @@ bicubic from the same shifted face (paired), and a face counts as **worse** when
 SR-minus-bicubic cosine over the draws is below zero by more than twice its standard error, as
 ``solvay_faces.py`` counts them (``paired.py``). Below each "worse" count: how many faces the
 rule would flag by chance alone were SR and bicubic alike on every face, and how many it finds
-better.
+better. The last rows add each column's counts up over every size and set.
 
 ``--grey`` makes every face grey first (BT.601 luma), as a night-mode camera or an old photo
 records it, and the SR faces grey as ``enhance`` makes them for a grey input face.
@@ -183,6 +183,9 @@ def main() -> None:
           + ", ".join(f"{s}: {len(f)} faces" for s, f in sets.items()))
     row("native px", "set", names)
     won: list[dict[int, bool]] = [{} for _ in variants]  # per variant: size -> wins
+    # per variant, over every size and set: faces below bicubic in one reading, and with
+    # --draws, faces worse / better beyond the judge's noise and the chance count
+    totals = [dict(faces=0, below=0, worse=0, better=0, chance=0.0) for _ in variants]
     cos_at: dict[int, list[list[float]]] = {}  # size -> per variant, its cosine on each set
     for size in args.sizes:
         wins = [True] * len(variants)
@@ -203,6 +206,9 @@ def main() -> None:
             row(str(size), spec, [f"{p:6.2f} / {c:.4f}" for p, c in scores])
             if args.per_face:
                 row("", "", ["", *(f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:])])
+                for t, c in zip(totals, cosines[1:], strict=True):
+                    t["faces"] += len(c)
+                    t["below"] += int(np.sum(c < cosines[0]))
             if args.draws:
                 rng = np.random.default_rng(size)
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
@@ -217,12 +223,22 @@ def main() -> None:
                 row("", "", ["", *(f"{sum(f.worse for f in fs)} of {len(hr)} worse" for fs in faces)])
                 row("", "", ["", *(f"chance {sum(f.chance for f in fs):.1f}, "
                                    f"better {sum(f.better for f in fs)}" for fs in faces)])
+                for t, fs in zip(totals, faces, strict=True):
+                    t["worse"] += sum(f.worse for f in fs)
+                    t["better"] += sum(f.better for f in fs)
+                    t["chance"] += sum(f.chance for f in fs)
         row("", "wins", ["", *("yes" if w else "no" for w in wins)])
         for k, w in enumerate(wins):
             won[k][size] = w
     print("identity-cosine gain over bicubic, summed over the sizes")
     for spec, per_set in [*gains.items(), ("all sets", [sum(g) for g in zip(*gains.values(), strict=True)])]:
         row("", spec, ["", *(f"{g:+.4f}" for g in per_set)])
+    if args.per_face:
+        print("faces, all sizes and sets together")
+        row("", "below", ["", *(f"{t['below']} of {t['faces']}" for t in totals)])
+    if args.draws:
+        row("", "worse", ["", *(f"{t['worse']} (chance {t['chance']:.1f})" for t in totals)])
+        row("", "better", ["", *(f"{t['better']}" for t in totals)])
     suggest_ranges(variants, won, cos_at, "grey_face_sizes" if args.grey else "face_sizes")
 
 
