@@ -3,7 +3,7 @@
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
         [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
         [--per-face [--draws 8 --shift 0.35]] [--reference-scale 2] [--grey]
-        [--own-size LOW HIGH | --own-size off] [--mirror]
+        [--own-size LOW HIGH | --own-size off] [--mirror] [--bands LOW HIGH ...]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
 other people from other sources) is shrunk with area averaging to a native size, as a camera
@@ -41,6 +41,9 @@ records it, and the SR faces grey as ``enhance`` makes them for a grey input fac
 does in photos (``pipeline.sr.super_resolve``); the bundled ``face_sizes`` were measured
 without it, and with it the bundled models win and lose at the same sizes (README, "Mirror
 averaging").
+``--bands LOW HIGH`` adds a column per model blended toward bicubic by frequency band
+(``bands.py``: LOW of the change the generator makes at the input's scale, HIGH of the finer
+part), beside each model at its fidelity.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from keras_facesr.pipeline.paste import LUMA  # noqa: E402
 from keras_facesr.pipeline.sr import KerasSR, super_resolve  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
+from bands import BandBlended  # noqa: E402
 from paired import paired_gain  # noqa: E402
 
 
@@ -148,6 +152,8 @@ def main() -> None:
                         help="Grey faces (luma), as night-mode cameras and old photos record them.")
     parser.add_argument("--mirror", action="store_true",
                         help="Mirror-average the SR faces, as `enhance` does in photos.")
+    parser.add_argument("--bands", nargs=2, type=float, action="append", metavar=("LOW", "HIGH"),
+                        help="Also each model blended by band (bands.py); may be repeated.")
     parser.add_argument("--own-size", nargs="+", metavar="LOW HIGH | off",
                         help="Feed faces of these native sizes at their own size (default: each "
                              "model's own_size band; off: resample every face to the model's input).")
@@ -169,6 +175,7 @@ def main() -> None:
         for m in models:
             m.info = replace(m.info, own_size=band)
     variants = [(m, w) for m in models for w in (args.fidelity or [m.info.fidelity])]
+    variants += [(BandBlended(m, low, high), 1.0) for m in models for low, high in args.bands or []]
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
     if args.grey:

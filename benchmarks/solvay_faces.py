@@ -1,12 +1,13 @@
 """Face by face on the bundled Solvay photo: is any super-resolved face worse than bicubic?
 
     python benchmarks/solvay_faces.py [--judge dlib-resnet faceres] [--fidelity F] [--draws 8]
-        [--sigma 0.35] [--model G.keras ...] [--no-mirror]
+        [--sigma 0.35] [--model G.keras ...] [--no-mirror] [--bands LOW HIGH]
 
 The half-size sample (``samples/solvay_1927_small.jpg``, faces 21-30 px, as in footage) goes
 through the pipeline exactly as ``keras-facesr enhance`` runs it (bundled models or ``--model``, threshold,
 model by face size, default fidelity, SR faces mirror-averaged as in every photo;
-``--no-mirror``: not). The reference for each face is the same face in the
+``--no-mirror``: not; ``--bands LOW HIGH``: blended toward bicubic by frequency band,
+``bands.py``, instead of by the fidelity). The reference for each face is the same face in the
 full-size photo (``samples/solvay_1927.jpg``, twice the resolution), aligned on the same
 landmarks. Per face: PSNR, and each judge's identity cosine of the SR face and of the bicubic
 face to the reference. The judges (default dlib-resnet and faceres) are in no bundled model's
@@ -40,10 +41,12 @@ from keras_facesr.face.align import align_face  # noqa: E402
 from keras_facesr.face.detect import Face, FaceDetector  # noqa: E402
 from keras_facesr.images import centre_square, read_image  # noqa: E402
 from keras_facesr.models.gan import psnr  # noqa: E402
-from keras_facesr.models.info import WEIGHTS_DIR  # noqa: E402
+from keras_facesr.models.info import WEIGHTS_DIR, bundled_models  # noqa: E402
 from keras_facesr.pipeline.enhance import SUPER_RESOLVED, FaceEnhancer  # noqa: E402
+from keras_facesr.pipeline.sr import KerasSR  # noqa: E402
 from keras_facesr.recognition.encoders import get_encoder  # noqa: E402
 
+from bands import BandBlended  # noqa: E402
 from paired import PairedGain, paired_gain  # noqa: E402
 
 SAMPLES = WEIGHTS_DIR.parent / "samples"
@@ -154,8 +157,15 @@ def main() -> None:
     p.add_argument("--model", action="append", help="Generators (default: the bundled ones).")
     p.add_argument("--no-mirror", dest="mirror", action="store_false",
                    help="SR faces not mirror-averaged (enhance's default for video frames).")
+    p.add_argument("--bands", nargs=2, type=float, metavar=("LOW", "HIGH"),
+                   help="Each model blended toward bicubic by band (bands.py) instead of by its fidelity.")
     args = p.parse_args()
-    rows = compare_faces(tuple(args.judge), args.fidelity, args.draws, args.sigma, models=args.model,
+    models = args.model
+    if args.bands:
+        if args.fidelity is not None:
+            p.error("--bands replaces the fidelity blend: give one of --bands and --fidelity")
+        models = [BandBlended(KerasSR(m), *args.bands) for m in models or bundled_models()]
+    rows = compare_faces(tuple(args.judge), args.fidelity, args.draws, args.sigma, models=models,
                          mirror=args.mirror)
     print(f"{len(rows)} super-resolved faces; judges {', '.join(args.judge)}; reference: the full-size "
           f"photo; {args.draws} re-alignments per face (landmark noise {args.sigma} px); SR faces "
