@@ -29,10 +29,9 @@ class BandBlended:
             if not 0.0 <= w <= 1.0:
                 raise ValueError(f"band weight {name} must be between 0 and 1, got {w}")
         self.model, self.low, self.high = model, low, high
-        self.fixed_input = model.fixed_input
         self.info = replace(model.info, name=f"{model.info.name} bands {low:g}/{high:g}", fidelity=1.0)
 
-    def __getattr__(self, name: str):  # input_sides and the like: the wrapped back-end's
+    def __getattr__(self, name: str):  # fixed_input, input_sides: the wrapped back-end's
         return getattr(self.model, name)
 
     def __call__(self, lr: np.ndarray) -> np.ndarray:

@@ -171,9 +171,8 @@ if [ -n "${STAGE5_ONLY:-}" ]; then
 fi
 # Stage 6 ("people"): the shipped x4 (INIT_X4, default the bundled weights) fine-tuned with
 # stage 4's identity recipe for 1,000 steps on a mix weighted toward the registry's other people
-# (each of its 124 training faces drawn 6x as often as one of the 348 NBA faces: 68% of the
-# draws, was 42% at x2): the faces x4 makes worse on the held-out sets are people unlike the
-# NBA faces (model card, "Stage 6").
+# (each registry training face drawn 6x as often as an NBA face, 2x in stages 2-5): the faces
+# x4 makes worse on the held-out sets are people unlike the NBA faces (model card, "Stage 6").
 if [ -n "${STAGE6_ONLY:-}" ]; then
   v6=(--data nba --data faces:6 "${clean[@]:4}" --scale 4
       --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\""

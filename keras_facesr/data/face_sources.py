@@ -216,6 +216,12 @@ def crop_version(manifest: dict) -> int:
     return int(manifest.get("crop_version", 1))
 
 
+def recrop_notice(name: str, rule: int) -> str:
+    """The line `data fetch` prints when a source's faces were cropped by another rule."""
+    return (f"{name}: faces cropped by rule {rule}, not the current {DATASET_CROP_VERSION}; "
+            "fetching again to re-crop them")
+
+
 def verify(target: Path, echo: Callable[[str], None] | None = None) -> bool:
     """True when every photo and face a fetched source's manifest lists is present (photos by
     checksum) and its faces were cropped by the current rule: a fetch is then a no-op. ``echo``
@@ -226,8 +232,7 @@ def verify(target: Path, echo: Callable[[str], None] | None = None) -> bool:
         return False
     if "faces" in manifest and crop_version(manifest) != DATASET_CROP_VERSION:
         if echo:
-            echo(f"{target.name}: faces cropped by rule {crop_version(manifest)}, not the current "
-                 f"{DATASET_CROP_VERSION}; fetching again to re-crop them")
+            echo(recrop_notice(target.name, crop_version(manifest)))
         return False
     for rel, h in manifest.get("images", {}).items():
         path = target / "images" / rel

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_facesr.data.face_sources import verify
+from keras_facesr.data.face_sources import recrop_notice, verify
 from keras_facesr.face.align import DATASET_CROP_VERSION
 from keras_facesr.images import IMAGE_EXTENSIONS, ImageReadError, read_image, write_bytes_atomic
 from keras_facesr.packages import (
@@ -379,8 +379,7 @@ def fetch_identities(
         echo(f"ids: already in {lfw}")
         return lfw
     if held and held[1] != DATASET_CROP_VERSION:
-        echo(f"ids: faces cropped by rule {held[1]}, not the current {DATASET_CROP_VERSION}; "
-             "fetching again to re-crop them")
+        echo(recrop_notice("ids", held[1]))
     target.mkdir(parents=True, exist_ok=True)
     archives = dict(archives or {})
     detector = FaceDetector(min_confidence=0.95, min_face=40)
