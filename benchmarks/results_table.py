@@ -1,6 +1,7 @@
 """The README's results tables: every held-out set, both scales, two judges, as Markdown.
 
     python benchmarks/results_table.py [--runs runs/default-models] [--judges dlib-resnet faceres]
+        [--scale 4 8]
 
 Per scale, the bundled model at its shipped fidelity and at fidelity 1 (the raw generator),
 and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds them
@@ -8,7 +9,8 @@ and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds 
 same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
 degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
 ``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3 with
-SFace's identity term, the x4 one shipped; ``x4-v4-pixel``: the x4 one without it), all
+SFace's identity term, the x4 one shipped until stage 6; ``x4-v4-pixel``: the x4 one without
+it; ``x4-v6-people``: stage 4 with the registry's people weighted up, shipped), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -28,7 +30,8 @@ from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
 # runs of scripts/train_default_models.sh
-VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity", "v4-pixel")
+VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity", "v4-pixel",
+            "v6-people")
 
 
 def main() -> None:
@@ -36,8 +39,9 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=Path("runs/default-models"))
     p.add_argument("--judges", nargs="+", default=["dlib-resnet", "faceres"])
     p.add_argument("--degradation", default="area")
+    p.add_argument("--scale", type=int, nargs="+", choices=(4, 8), default=[4, 8])
     args = p.parse_args()
-    for scale in (4, 8):
+    for scale in args.scale:
         shipped = WEIGHTS_DIR / f"facesr_edge_x{scale}.keras"
         candidates = [args.runs / f"x{scale}-{v}" / "generator.keras" for v in VARIANTS]
         models = [shipped] + [c for c in candidates  # a run identical to the shipped file: skipped

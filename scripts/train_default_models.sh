@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Trains the bundled default models (x8: 16->128 from stage 1; x4: 32->128 from stage 4's
-# "identity" run, fine-tuned from stage 1 through stages 2-4), their ablations and the other
+# Trains the bundled default models (x8: 16->128 from stage 1; x4: 32->128 from stage 6's
+# "people" run, fine-tuned from stage 1 through stages 2-4 and 6), their ablations and the other
 # candidates, exactly as recorded in keras_facesr/weights/MODEL_CARD.md.
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
 #   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: x4 and x8 on every face size)
 #   STAGE4_ONLY=1 bash scripts/train_default_models.sh   (stage 4: stage 3 on more faces, and with SFace)
-#   STAGE5_ONLY=1 bash scripts/train_default_models.sh   (stage 5: the shipped x4 trained longer,
+#   STAGE5_ONLY=1 bash scripts/train_default_models.sh   (stage 5: stage 4's x4 trained longer,
 #                                                         and with the identity guard)
+#   STAGE6_ONLY=1 bash scripts/train_default_models.sh   (stage 6: stage 4's x4 on more of the
+#                                                         registry's people; the shipped x4)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -120,7 +122,7 @@ sizes_scale() {
 STAGE4=${STAGE4_STEPS:-1500}
 # "x4-v4-identity": the same from stage 3 with SFace's identity term back (lambda_1 = 0.1, as in
 # stage 1, whose x4 had the highest dlib cosine on 32 px faces), 1,000 steps; dlib and faceres,
-# the judges, stay out of training; it ships as facesr-edge-x4. "x8-v4-identity": the same recipe
+# the judges, stay out of training; it shipped as facesr-edge-x4 until stage 6. "x8-v4-identity": the same recipe
 # at x8, from x8's stage 3, with lambda_1 = 0.03 (stage 1's x8 value: 0.1 brought x8 below
 # bicubic's PSNR); it lost to stage 1 on `ids` (model card).
 # every x4 run of stage 4: the "clean" recipe from x4's stage 3, on faces of 18-35 px
@@ -141,7 +143,7 @@ if [ -n "${STAGE4_ONLY:-}" ]; then
     --set loss.identity=0.03 --set loss.encoder='"sface"'
   exit
 fi
-# stage5_variant NAME SETS...: "x4-v5-NAME", a copy of the shipped x4's run resumed to
+# stage5_variant NAME SETS...: "x4-v5-NAME", a copy of stage 4's x4 run resumed to
 # STAGE5_STEPS with the --set options SETS added to its recipe (a finished one is skipped)
 stage5_variant() {
   local out="$RUNS/x4-v5-$1"; shift
@@ -150,7 +152,7 @@ stage5_variant() {
     keras-facesr fit "${clean[@]:0:4}" --output "$out" --resume --steps "${STAGE5_STEPS:-2000}" "$@"
   fi
 }
-# Stage 5 ("longer"): a copy of the shipped x4's run (stage 4, identity) resumed with its
+# Stage 5 ("longer"): a copy of stage 4's x4 run ("identity", shipped until stage 6) resumed with its
 # discriminator and optimiser state for 1,000 steps more, the same recipe, 2,000 steps in all. It
 # gained on the three held-out sets, but dlib found more Solvay faces worse: not shipped (model card).
 if [ -n "${STAGE5_ONLY:-}" ]; then
@@ -169,16 +171,22 @@ if [ -n "${STAGE5_ONLY:-}" ]; then
   stage5_variant grey --set degrade.grey=0.5
   exit
 fi
-# Stage 6 ("people"): the shipped x4 (INIT_X4, default the bundled weights) fine-tuned with
-# stage 4's identity recipe for 1,000 steps on a mix weighted toward the registry's other people
-# (each registry training face drawn 6x as often as an NBA face, 2x in stages 2-5): the faces
-# x4 makes worse on the held-out sets are people unlike the NBA faces (model card, "Stage 6").
+# Stage 6 ("people", shipped as facesr-edge-x4): stage 4's x4 (INIT_X4, default the
+# "x4-v4-identity" run, the bundled x4 until stage 6) fine-tuned with stage 4's identity recipe
+# for 1,000 steps on a mix weighted toward the registry's other people (each registry training
+# face drawn 6x as often as an NBA face, 2x in stages 2-5): the faces stage 4 made worse on the
+# held-out sets are people unlike the NBA faces (model card, "Stage 6").
 if [ -n "${STAGE6_ONLY:-}" ]; then
   v6=(--data nba --data faces:6 "${clean[@]:4}" --scale 4
-      --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\""
+      --set train.init="\"${INIT_X4:-$RUNS/x4-v4-identity/generator.keras}\""
       --set degrade.native_size="[18, 35]")
   fit_run "$RUNS/x4-v6-people" "${STAGE6_STEPS:-1000}" "${v6[@]}" \
     --set loss.identity=0.1 --set loss.encoder='"sface"'
+  # "x8-v6-people": the same mix at x8, from stage 1's x8 (the shipped one) with its identity
+  # weight (lambda_1 = 0.03) and the faces x8 is sent, 16 px (128 -> 16, no native_size).
+  fit_run "$RUNS/x8-v6-people" "${STAGE6_STEPS:-1000}" --data nba --data faces:6 "${clean[@]:4}" \
+    --scale 8 --set train.init="\"${INIT_X8:-$RUNS/x8-identity/generator.keras}\"" \
+    --set loss.identity=0.03 --set loss.encoder='"sface"'
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then
