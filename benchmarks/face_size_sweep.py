@@ -2,7 +2,7 @@
 
     python benchmarks/face_size_sweep.py [--data nba:val ids heldout] [--model G.keras ...]
         [--sizes 16 20 ...] [--judge dlib-resnet] [--fidelity 0.75 0.5 ...]
-        [--per-face [--draws 8 --shift 0.35]] [--reference-scale 2] [--grey]
+        [--per-face [--draws 8 --shift 0.35] [--worst N]] [--reference-scale 2] [--grey]
         [--own-size LOW HIGH | --own-size off] [--mirror] [--bands LOW HIGH ...]
 
 Each held-out face (``nba:val``: the NBA split ``fit`` never trains on; ``ids``, ``heldout``:
@@ -33,7 +33,10 @@ bicubic from the same shifted face (paired), and a face counts as **worse** when
 SR-minus-bicubic cosine over the draws is below zero by more than twice its standard error, as
 ``solvay_faces.py`` counts them (``paired.py``). Below each "worse" count: how many faces the
 rule would flag by chance alone were SR and bicubic alike on every face, and how many it finds
-better. The last rows add each column's counts up over every size and set.
+better. The last rows add each column's counts up over every size and set. ``--worst N``
+then lists, per column, the N faces with the lowest gain over bicubic averaged over the sizes
+(the mean over the draws where ``--draws`` is given, else the one reading), each by its set
+and file, and at how many sizes it was below bicubic: which people a model fails.
 
 ``--grey`` makes every face grey first (BT.601 luma), as a night-mode camera or an old photo
 records it, and the SR faces grey as ``enhance`` makes them for a grey input face.
@@ -121,14 +124,33 @@ def row(size: str, spec: str, cells: list[str]) -> None:
     print(f"{size:>9}  {spec:8s}  " + "  ".join(f"{c:>22}" for c in cells))
 
 
-def load_set(spec: str, val_fraction: float) -> np.ndarray:
+def set_files(spec: str, val_fraction: float) -> list[tuple[str, Path]]:
+    """A held-out set's images, each with a short name (its source folder and file)."""
     name, _, split = spec.partition(":")
     files = []
     for root in resolve_data_dirs(name):
         listed = list_images(root)
-        files += split_files(listed, root, val_fraction).val if split == "val" else listed
+        listed = split_files(listed, root, val_fraction).val if split == "val" else listed
+        files += [(f"{root.name}/{f.relative_to(root)}", f) for f in listed]
+    return files
+
+
+def load_set(spec: str, val_fraction: float) -> np.ndarray:
     return np.stack([cv2.resize(read_image(f), (128, 128), interpolation=cv2.INTER_AREA)
-                     for f in files]).astype(np.float32) / 255.0
+                     for _, f in set_files(spec, val_fraction)]).astype(np.float32) / 255.0
+
+
+def worst_faces(per_size: dict[str, list[np.ndarray]], names: dict[str, list[str]], n: int
+                ) -> list[tuple[str, str, float, int, int]]:
+    """The ``n`` faces with the lowest gain over bicubic averaged over the sizes: (set, name,
+    mean gain, sizes below bicubic, sizes), lowest first. ``per_size[spec]`` holds one array
+    of per-face gains per size."""
+    rows = []
+    for spec, gains in per_size.items():
+        g = np.stack(gains)  # sizes, faces
+        rows += [(spec, names[spec][i], float(g[:, i].mean()), int(np.sum(g[:, i] < 0)), len(g))
+                 for i in range(g.shape[1])]
+    return sorted(rows, key=lambda r: r[2])[:n]
 
 
 def main() -> None:
@@ -148,6 +170,8 @@ def main() -> None:
                         help="With --per-face: shifted recordings per face, to count faces worse "
                              "beyond the judge's noise.")
     parser.add_argument("--shift", type=float, default=0.35, help="Framing noise, native px.")
+    parser.add_argument("--worst", type=int, default=0, metavar="N",
+                        help="With --per-face: list the N faces each column gains least on.")
     parser.add_argument("--grey", action="store_true",
                         help="Grey faces (luma), as night-mode cameras and old photos record them.")
     parser.add_argument("--mirror", action="store_true",
@@ -165,6 +189,8 @@ def main() -> None:
         parser.error("--draws counts faces worse than bicubic: give it with --per-face")
     if args.draws and args.draws < 2:
         parser.error(f"--draws {args.draws}: at least 2 (a standard error needs two draws)")
+    if args.worst and not args.per_face:
+        parser.error("--worst lists faces by their own gain: give it with --per-face")
 
     paths = args.model or bundled_models()
     models = [KerasSR(p) for p in paths]
@@ -178,6 +204,7 @@ def main() -> None:
     variants += [(BandBlended(m, low, high), 1.0) for m in models for low, high in args.bands or []]
     judge = get_encoder(args.judge)
     sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
+    face_names = {spec: [n for n, _ in set_files(spec, args.val_fraction)] for spec in args.data}
     if args.grey:
         sets = {spec: to_grey(hr) for spec, hr in sets.items()}
     names = ["bicubic"] + [f"{m.info.name} w={w:g}" for m, w in variants]
@@ -194,6 +221,8 @@ def main() -> None:
     # --draws, faces worse / better beyond the judge's noise and the chance count
     totals = [dict(faces=0, below=0, worse=0, better=0, chance=0.0) for _ in variants]
     cos_at: dict[int, list[list[float]]] = {}  # size -> per variant, its cosine on each set
+    # per variant and set: one array of per-face gains over bicubic per size (--worst)
+    face_gains: list[dict[str, list[np.ndarray]]] = [{s: [] for s in sets} for _ in variants]
     for size in args.sizes:
         wins = [True] * len(variants)
         cos_at[size] = [[] for _ in variants]
@@ -213,9 +242,11 @@ def main() -> None:
             row(str(size), spec, [f"{p:6.2f} / {c:.4f}" for p, c in scores])
             if args.per_face:
                 row("", "", ["", *(f"{np.sum(c < cosines[0])} of {len(c)} below" for c in cosines[1:])])
-                for t, c in zip(totals, cosines[1:], strict=True):
+                for k, (t, c) in enumerate(zip(totals, cosines[1:], strict=True)):
                     t["faces"] += len(c)
                     t["below"] += int(np.sum(c < cosines[0]))
+                    if not args.draws:
+                        face_gains[k][spec].append(c - cosines[0])
             if args.draws:
                 rng = np.random.default_rng(size)
                 drawn = []  # per draw: each variant's SR - bicubic cosine, per face
@@ -230,7 +261,8 @@ def main() -> None:
                 row("", "", ["", *(f"{sum(f.worse for f in fs)} of {len(hr)} worse" for fs in faces)])
                 row("", "", ["", *(f"chance {sum(f.chance for f in fs):.1f}, "
                                    f"better {sum(f.better for f in fs)}" for fs in faces)])
-                for t, fs in zip(totals, faces, strict=True):
+                for k, (t, fs) in enumerate(zip(totals, faces, strict=True)):
+                    face_gains[k][spec].append(np.array([f.mean for f in fs]))
                     t["worse"] += sum(f.worse for f in fs)
                     t["better"] += sum(f.better for f in fs)
                     t["chance"] += sum(f.chance for f in fs)
@@ -246,6 +278,13 @@ def main() -> None:
     if args.draws:
         row("", "worse", ["", *(f"{t['worse']} (chance {t['chance']:.1f})" for t in totals)])
         row("", "better", ["", *(f"{t['better']}" for t in totals)])
+    if args.worst:
+        print(f"the {args.worst} faces each column gains least on, averaged over the sizes"
+              + (f" and {args.draws} draws" if args.draws else ""))
+        for name, gains_k in zip(names[1:], face_gains, strict=True):
+            print(f"  {name}")
+            for spec, face, mean, below, of in worst_faces(gains_k, face_names, args.worst):
+                print(f"    {spec:8s}  {face:48s}  {mean:+.4f}  below at {below} of {of} sizes")
     suggest_ranges(variants, won, cos_at, "grey_face_sizes" if args.grey else "face_sizes")
 
 

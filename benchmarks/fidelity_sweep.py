@@ -2,12 +2,15 @@
 
     python benchmarks/fidelity_sweep.py --scale 8 [--model G.keras ...] [--data nba:val ids heldout]
         [--fidelity 1 0.75 0.5 0.25] [--judge dlib-resnet] [--degradation area] [--jitter 0]
+        [--mirror]
 
 Runs ``keras-facesr evaluate`` (in one process) on every set and prints, per set and method,
 PSNR, the judge's identity cosine to the own HR face, the different-person rate and, where
 the set has identity pairs, ROC AUC; then the mean over the sets of the cosine gain over
 bicubic. The judge must not be in the models' training loss. ``nba:val`` is the NBA split the
 models never trained on; ``ids`` and ``heldout`` are other people from other sources.
+``--mirror`` averages each SR face with the SR of its mirror image, as ``enhance`` does in
+photos (``evaluate --mirror``).
 """
 
 from __future__ import annotations
@@ -36,15 +39,19 @@ def main() -> None:
     p.add_argument("--degradation", default="area")
     p.add_argument("--jitter", type=float, default=0.0)
     p.add_argument("--back-project", type=int, default=0)
+    p.add_argument("--mirror", action="store_true",
+                   help="Mirror-average the SR faces, as `enhance` does in photos.")
     args = p.parse_args()
     models = args.model or [m for m in bundled_models() if read_model_info(m).scale == args.scale]
     gains: dict[str, list[float]] = {}
-    print(f"x{args.scale}, degradation {args.degradation}, judge {args.judge}, jitter {args.jitter}")
+    print(f"x{args.scale}, degradation {args.degradation}, judge {args.judge}, jitter {args.jitter}"
+          + (", SR faces mirror-averaged" if args.mirror else ""))
     for spec in args.data:
         name, _, split = spec.partition(":")
         result = evaluate(resolve_data_dirs(name), list(models), args.scale, None, args.degradation,
                           args.judge, aligned=True, split=split or "all", fidelity=tuple(args.fidelity),
-                          back_project=args.back_project, jitter=args.jitter, echo=lambda m: None)
+                          back_project=args.back_project, jitter=args.jitter, mirror=args.mirror,
+                          echo=lambda m: None)
         rows = result["methods"]
         base = rows["bicubic"]["id_cosine"]
         print(f"\n{spec}: {result['faces']} faces, {result['pairs']['genuine']} genuine / "

@@ -5,7 +5,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from face_size_sweep import distinct_names, suggest_ranges  # noqa: E402
+import numpy as np  # noqa: E402
+from face_size_sweep import distinct_names, suggest_ranges, worst_faces  # noqa: E402
 
 from keras_facesr.models.info import ModelInfo  # noqa: E402
 
@@ -47,3 +48,15 @@ def test_candidates_of_one_name_get_their_file_in_the_column_name():
                                                  Path("runs/x4-v5-longer/generator.keras"),
                                                  Path("w/facesr_edge_x8.keras")])
     assert names == ["x4 (facesr_edge_x4)", "x4 (x4-v5-longer)", "x8"]
+
+
+def test_worst_faces_ranks_each_face_by_its_gain_averaged_over_the_sizes():
+    # two sets, two sizes: a face below bicubic at one size but far above at the other is not
+    # among the worst; the one a little below at both sizes is, and lowest first
+    per_size = {"ids": [np.array([-0.01, 0.02, -0.03]), np.array([-0.01, 0.01, 0.05])],
+                "heldout": [np.array([0.00, -0.02]), np.array([0.01, -0.01])]}
+    names = {"ids": ["a.jpg", "b.jpg", "c.jpg"], "heldout": ["d.jpg", "e.jpg"]}
+    worst = worst_faces(per_size, names, 2)
+    assert [(s, n, b, k) for s, n, _, b, k in worst] == [("heldout", "e.jpg", 2, 2), ("ids", "a.jpg", 2, 2)]
+    assert np.isclose(worst[0][2], -0.015) and np.isclose(worst[1][2], -0.01)
+    assert [n for _, n, *_ in worst_faces(per_size, names, 10)][-1] == "b.jpg"
