@@ -10,7 +10,8 @@ same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noi
 degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
 ``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3 with
 SFace's identity term, the x4 one shipped until stage 6; ``x4-v4-pixel``: the x4 one without
-it; ``x4-v6-people``: stage 4 with the registry's people weighted up, shipped), all
+it; ``x{4,8}-v6-people``: the shipped models of stages 4 and 1 with the registry's people
+weighted up, the x4 one shipped), all
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.

@@ -183,7 +183,9 @@ if [ -n "${STAGE6_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v6-people" "${STAGE6_STEPS:-1000}" "${v6[@]}" \
     --set loss.identity=0.1 --set loss.encoder='"sface"'
   # "x8-v6-people": the same mix at x8, from stage 1's x8 (the shipped one) with its identity
-  # weight (lambda_1 = 0.03) and the faces x8 is sent, 16 px (128 -> 16, no native_size).
+  # weight (lambda_1 = 0.03) and the faces x8 is sent, 16 px (128 -> 16, no native_size). Better
+  # raw and on grey faces, but at the shipped fidelity (0.25) it kept less identity than stage 1
+  # on NBA and `ids`: not shipped (model card, "Stage 6, people, at x8").
   fit_run "$RUNS/x8-v6-people" "${STAGE6_STEPS:-1000}" --data nba --data faces:6 "${clean[@]:4}" \
     --scale 8 --set train.init="\"${INIT_X8:-$RUNS/x8-identity/generator.keras}\"" \
     --set loss.identity=0.03 --set loss.encoder='"sface"'
