@@ -135,9 +135,14 @@ def set_files(spec: str, val_fraction: float) -> list[tuple[str, Path]]:
     return files
 
 
-def load_set(spec: str, val_fraction: float) -> np.ndarray:
+def load_faces(files: list[tuple[str, Path]]) -> np.ndarray:
+    """The images of ``set_files`` at 128 px, in [0, 1]."""
     return np.stack([cv2.resize(read_image(f), (128, 128), interpolation=cv2.INTER_AREA)
-                     for _, f in set_files(spec, val_fraction)]).astype(np.float32) / 255.0
+                     for _, f in files]).astype(np.float32) / 255.0
+
+
+def load_set(spec: str, val_fraction: float) -> np.ndarray:
+    return load_faces(set_files(spec, val_fraction))
 
 
 def worst_faces(per_size: dict[str, list[np.ndarray]], names: dict[str, list[str]], n: int
@@ -203,8 +208,9 @@ def main() -> None:
     variants = [(m, w) for m in models for w in (args.fidelity or [m.info.fidelity])]
     variants += [(BandBlended(m, low, high), 1.0) for m in models for low, high in args.bands or []]
     judge = get_encoder(args.judge)
-    sets = {spec: load_set(spec, args.val_fraction) for spec in args.data}
-    face_names = {spec: [n for n, _ in set_files(spec, args.val_fraction)] for spec in args.data}
+    files = {spec: set_files(spec, args.val_fraction) for spec in args.data}
+    sets = {spec: load_faces(f) for spec, f in files.items()}
+    face_names = {spec: [n for n, _ in f] for spec, f in files.items()}
     if args.grey:
         sets = {spec: to_grey(hr) for spec, hr in sets.items()}
     names = ["bicubic"] + [f"{m.info.name} w={w:g}" for m, w in variants]
