@@ -3,15 +3,17 @@
     python benchmarks/results_table.py [--runs runs/default-models] [--judges dlib-resnet faceres]
         [--scale 4 8]
 
-Per scale, the bundled model at its shipped fidelity and at fidelity 1 (the raw generator),
-and the other runs of ``scripts/train_default_models.sh`` when ``--runs`` holds them
-(``x{4,8}-identity``: stage 1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the
-same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise
-degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is sent;
-``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3 with
-SFace's identity term, the x4 one shipped until stage 6; ``x4-v4-pixel``: the x4 one without
-it; ``x{4,8}-v6-people``: the shipped models of stages 4 and 1 with the registry's people
-weighted up, the x4 one shipped), all
+Per scale, PSNR and SSIM, and each judge's identity cosine to the HR face, different-person
+rate and (``ids``) ROC AUC, for the bundled model at its shipped fidelity and at fidelity 1
+(the raw generator), and for the other runs of ``scripts/train_default_models.sh`` that
+``--runs`` holds, at the same two fidelities: ``x{4,8}-identity``: stage 1;
+``x{4,8}-pixel``: stage 1 without SFace's term; ``x{4,8}-v2``: GAN + identity ensemble;
+``x{4,8}-v2-pixel``: the same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without
+the camera-noise degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is
+sent; ``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3
+with SFace's identity term, the x4 one shipped until stage 6; ``x4-v4-pixel``: the x4 one
+without it; ``x{4,8}-v6-people``: the shipped models of stages 4 and 1 with the registry's
+people weighted up, the x4 one shipped; ``x4-v6-pixel``: that x4 run without SFace's term. All
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -31,8 +33,8 @@ from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
 # runs of scripts/train_default_models.sh
-VARIANTS = ("identity", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity", "v4-pixel",
-            "v6-people")
+VARIANTS = ("identity", "pixel", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity",
+            "v4-pixel", "v6-people", "v6-pixel")
 
 
 def main() -> None:
@@ -51,13 +53,13 @@ def main() -> None:
         trained = {m: {e for i in [read_model_info(m)] if i and i.identity_encoder
                        for e in i.identity_encoder.split("+")} for m in models}
         print(f"\n### x{scale} ({128 // scale} -> 128 px), degradation {args.degradation}\n")
-        head = "| set | method | PSNR | " + " | ".join(
+        head = "| set | method | PSNR | SSIM | " + " | ".join(
             f"{j}: cosine / different person / AUC" for j in args.judges) + " |"
-        print(head + "\n|" + "---|" * (3 + len(args.judges)))
+        print(head + "\n|" + "---|" * (4 + len(args.judges)))
         for spec in SETS:
             name, _, split = spec.partition(":")
             cells: dict[str, list[str]] = {}
-            psnrs: dict[str, float] = {}
+            pixels: dict[str, str] = {}  # PSNR and SSIM: the same whichever judge
             for judge in args.judges:
                 result = evaluate(resolve_data_dirs(name), models, scale, None, args.degradation, judge,
                                   aligned=True, split=split or "all", fidelity=(1.0, w),
@@ -74,10 +76,10 @@ def main() -> None:
                     cells.setdefault(method, []).append(
                         f"{row['id_cosine']:.4f}{star} / " + (f"{diff:.0%}" if diff is not None else "-")
                         + (f" / {auc:.3f}" if auc is not None else ""))
-                    psnrs[method] = row["psnr"]
+                    pixels[method] = f"{row['psnr']:.2f} | {row['ssim']:.3f}"
                 faces = result["faces"]
             for method, judged in cells.items():
-                print(f"| {spec} ({faces}) | {method} | {psnrs[method]:.2f} | " + " | ".join(judged) + " |")
+                print(f"| {spec} ({faces}) | {method} | {pixels[method]} | " + " | ".join(judged) + " |")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@
 # candidates, exactly as recorded in keras_facesr/weights/MODEL_CARD.md.
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
+#   STAGE1_ONLY=8 STAGE1_VARIANTS=pixel bash scripts/train_default_models.sh   (stage 1 at x8
+#                                 only: its pre-training and lambda_1 = 0 ablation; "4 8", both)
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
 #   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: x4 and x8 on every face size)
 #   STAGE4_ONLY=1 bash scripts/train_default_models.sh   (stage 4: stage 3 on more faces, and with SFace)
@@ -43,7 +45,7 @@ train_scale() {
     keras-facesr fit "${common[@]}" --scale "$scale" --output "$pre" --steps "$PRE" \
       --set train.pretrain_steps="$PRE" --set loss.identity="$identity"
   fi
-  for variant in identity pixel; do
+  for variant in ${STAGE1_VARIANTS:-identity pixel}; do
     local out="$RUNS/x$scale-$variant" weight=$identity
     [ "$variant" = pixel ] && weight=0
     if [ ! -f "$out/generator.keras" ] || [ "$(run_step "$out")" -lt "$total" ]; then
@@ -182,6 +184,9 @@ if [ -n "${STAGE6_ONLY:-}" ]; then
       --set degrade.native_size="[18, 35]")
   fit_run "$RUNS/x4-v6-people" "${STAGE6_STEPS:-1000}" "${v6[@]}" \
     --set loss.identity=0.1 --set loss.encoder='"sface"'
+  # "x4-v6-pixel", its lambda_1 = 0 counterpart (same steps, data mix and start): the ablation
+  # of the shipped x4's last stage
+  fit_run "$RUNS/x4-v6-pixel" "${STAGE6_STEPS:-1000}" "${v6[@]}"
   # "x8-v6-people": the same mix at x8, from stage 1's x8 (the shipped one) with its identity
   # weight (lambda_1 = 0.03) and the faces x8 is sent, 16 px (128 -> 16, no native_size). Better
   # raw and on grey faces, but at the shipped fidelity (0.25) it kept less identity than stage 1
@@ -196,9 +201,17 @@ if [ -n "${STAGE3_ONLY:-}" ]; then
   sizes_scale 8 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" "[10, 20]"
   exit
 fi
+# stage 1 at one scale: its pre-training, then both variants (STAGE1_VARIANTS to pick)
+stage1_scale() {
+  if [ "$1" = 8 ]; then train_scale 8 0.03 1e-4; else train_scale 4 0.1 1e-4; fi
+}
+if [ -n "${STAGE1_ONLY:-}" ]; then
+  for scale in $STAGE1_ONLY; do stage1_scale "$scale"; done
+  exit
+fi
 if [ -z "${STAGE2_ONLY:-}" ]; then
-  train_scale 8 0.03 1e-4 &
-  train_scale 4 0.1 1e-4 &
+  stage1_scale 8 &
+  stage1_scale 4 &
   wait
 fi
 stage2_scale 8 0.03 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" &

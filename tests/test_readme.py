@@ -222,7 +222,8 @@ def check_quickstart(command: str, first: subprocess.CompletedProcess, cwd: Path
 
 
 def check_evaluate_ids(stdout: str) -> None:
-    """The README's x8 evaluate line prints the README table's `ids` rows (PSNR, dlib cosine, AUC)."""
+    """The README's x8 evaluate line prints the README table's `ids` rows (PSNR, SSIM, dlib
+    cosine, AUC), found by the table's column names."""
     lines = stdout.splitlines()
     head = next(k for k, x in enumerate(lines) if x.startswith("method "))
     columns = lines[head].split()
@@ -230,9 +231,14 @@ def check_evaluate_ids(stdout: str) -> None:
     printed = {" ".join(x.split()[:-n]): dict(zip(columns[1:], x.split()[-n:], strict=True))
                for x in lines[head + 2:] if len(x.split()) > n}
     x8 = README.split("**x8 (16")[1].split("**x4")[0]
+    header = next(x for x in x8.splitlines() if x.startswith("| set |"))
+    names = [c.strip() for c in header.split("|")]
+    column = {"psnr": names.index("PSNR (dB)"), "ssim": names.index("SSIM"),
+              "id_cosine": names.index("dlib cosine"), "roc_auc": names.index("ROC AUC")}
     ids = x8.split("| ids |")[1].split("| heldout |")[0].splitlines()
     for method, label in (("bicubic", " bicubic |"), ("facesr-edge-x8 w=0.25", "fidelity 0.25 (shipped")):
-        cells = [c.strip() for c in next(x for x in ids if label in x).split("|")]
-        quoted = {"psnr": cells[-6], "id_cosine": cells[-5], "roc_auc": cells[-3]}
+        row = next(x for x in ids if label in x)
+        cells = [c.strip() for c in (row if row.startswith("|") else "| ids |" + row).split("|")]
+        quoted = {metric: cells[k] for metric, k in column.items()}
         for metric, value in quoted.items():
             assert float(printed[method][metric]) == pytest.approx(float(value), abs=0.0051), (method, metric)
