@@ -7,13 +7,14 @@ Per scale, PSNR and SSIM, and each judge's identity cosine to the HR face, diffe
 rate and (``ids``) ROC AUC, for the bundled model at its shipped fidelity and at fidelity 1
 (the raw generator), and for the other runs of ``scripts/train_default_models.sh`` that
 ``--runs`` holds, at the same two fidelities: ``x{4,8}-identity``: stage 1;
-``x{4,8}-pixel``: stage 1 without SFace's term; ``x{4,8}-v2``: GAN + identity ensemble;
-``x{4,8}-v2-pixel``: the same with lambda_1 = 0; ``x{4,8}-v2-clean``: lambda_1 = 0 without
-the camera-noise degradations; ``x{4,8}-v3-sizes``: faces recorded at every size the model is
-sent; ``x4-v4-faces``: x4's stage 3 on more registry faces; ``x{4,8}-v4-identity``: stage 3
-with SFace's identity term, the x4 one shipped until stage 6; ``x4-v4-pixel``: the x4 one
-without it; ``x{4,8}-v6-people``: the shipped models of stages 4 and 1 with the registry's
-people weighted up, the x4 one shipped; ``x4-v6-pixel``: that x4 run without SFace's term. All
+``x{4,8}-pixel``: stage 1 without SFace's term; ``x8-identity-0.1``: stage 1 with lambda_1 =
+0.1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the same with lambda_1 = 0;
+``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise degradations; ``x{4,8}-v3-sizes``:
+faces recorded at every size the model is sent; ``x4-v4-faces``: x4's stage 3 on more
+registry faces; ``x{4,8}-v4-identity``: stage 3 with SFace's identity term, the x4 one shipped
+until stage 6; ``x4-v4-pixel``: the x4 one without it; ``x{4,8}-v6-people``: the shipped
+models of stages 4 and 1 with the registry's people weighted up, the x4 one shipped;
+``x4-v6-pixel``: that x4 run without SFace's term. All
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -33,8 +34,8 @@ from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 
 SETS = ["nba:val", "ids", "heldout"]
 # runs of scripts/train_default_models.sh
-VARIANTS = ("identity", "pixel", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces", "v4-identity",
-            "v4-pixel", "v6-people", "v6-pixel")
+VARIANTS = ("identity", "pixel", "identity-0.1", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces",
+            "v4-identity", "v4-pixel", "v6-people", "v6-pixel")
 
 
 def main() -> None:

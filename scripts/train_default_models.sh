@@ -5,7 +5,8 @@
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE1_ONLY=8 STAGE1_VARIANTS=pixel bash scripts/train_default_models.sh   (stage 1 at x8
-#                                 only: its pre-training and lambda_1 = 0 ablation; "4 8", both)
+#                                 only: its pre-training and lambda_1 = 0 ablation; "4 8", both;
+#                                 STAGE1_VARIANTS=identity-0.1: lambda_1 = 0.1, "x8-identity-0.1")
 #   STAGE2_ONLY=1 INIT_X4=W4.keras INIT_X8=W8.keras bash scripts/train_default_models.sh   (stage 2 only)
 #   STAGE3_ONLY=1 bash scripts/train_default_models.sh   (stage 3: x4 and x8 on every face size)
 #   STAGE4_ONLY=1 bash scripts/train_default_models.sh   (stage 4: stage 3 on more faces, and with SFace)
@@ -47,7 +48,10 @@ train_scale() {
   fi
   for variant in ${STAGE1_VARIANTS:-identity pixel}; do
     local out="$RUNS/x$scale-$variant" weight=$identity
-    [ "$variant" = pixel ] && weight=0
+    case $variant in
+      pixel) weight=0 ;;
+      identity-*) weight=${variant#identity-} ;;  # "identity-W": lambda_1 = W
+    esac
     if [ ! -f "$out/generator.keras" ] || [ "$(run_step "$out")" -lt "$total" ]; then
       [ -d "$out" ] || cp -r "$pre" "$out"
       keras-facesr fit --data nba --output "$out" --resume --steps "$total" --set loss.identity="$weight" \
