@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
-import tensorflow as tf
 from keras import ops
+
+if TYPE_CHECKING:  # annotations only: these modules run on any Keras backend
+    import tensorflow as tf
 
 from keras_facesr.registry import ADVERSARIAL_LOSSES
 
@@ -74,6 +77,8 @@ def gradient_penalty(critic: Callable, real: tf.Tensor, fake: tf.Tensor, alpha: 
 
     ``alpha`` has shape (N, 1, 1, 1), drawn uniformly in [0, 1] by the caller.
     """
+    import tensorflow as tf  # the gradient tape is TensorFlow's (the training backend)
+
     x_hat = alpha * real + (1.0 - alpha) * fake
     with tf.GradientTape() as tape:
         tape.watch(x_hat)

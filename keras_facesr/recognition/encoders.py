@@ -14,11 +14,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
+
+if TYPE_CHECKING:  # annotations only: these modules run on any Keras backend
+    import tensorflow as tf
 
 from keras_facesr.errors import FaceSRError
 from keras_facesr.templates import ARCFACE_TEMPLATE, CANONICAL_TEMPLATE

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from keras_facesr.models.info import ModelFileError
 from keras_facesr.registry import GENERATORS
@@ -34,7 +33,7 @@ class PixelShuffle(keras.layers.Layer):
         self.factor = factor
 
     def call(self, x):
-        return tf.nn.depth_to_space(x, self.factor)
+        return keras.ops.depth_to_space(x, self.factor)  # tf.nn.depth_to_space under TF
 
     def compute_output_shape(self, shape):
         r = self.factor
