@@ -46,7 +46,7 @@ def export_faces(specs: list[str], output: Path, hr_size: int, val_fraction: flo
     from keras_facesr.images import ImageReadError, read_image, write_bytes_atomic
 
     sources = parse_data_specs(specs)
-    png, weight, names = [], [], []
+    png, weight, names, labels = [], [], [], []
     for source, split in zip(sources, find_splits(sources, val_fraction), strict=True):
         for path in split.train:
             try:
@@ -58,6 +58,7 @@ def export_faces(specs: list[str], output: Path, hr_size: int, val_fraction: flo
             rgb = np.round(hr * 255.0).astype(np.uint8)
             png.append(np.frombuffer(cv2.imencode(".png", rgb[..., ::-1])[1].tobytes(), np.uint8))
             weight.append(source.weight)
+            labels.append(source.name or str(source.path))
             names.append(f"{source}/{path.name}")
         print(f"{source}: {len(split.train)} training faces", file=sys.stderr)
     offsets = np.cumsum([0] + [len(p) for p in png])
@@ -65,19 +66,20 @@ def export_faces(specs: list[str], output: Path, hr_size: int, val_fraction: flo
 
     buffer = io.BytesIO()
     np.savez(buffer, png=np.concatenate(png), offsets=offsets, weight=np.float32(weight),
-             names=np.array(names), hr_size=hr_size)
+             names=np.array(names), sources=np.array(labels), hr_size=hr_size)
     write_bytes_atomic(output, buffer.getvalue())
     print(f"{output}: {len(png)} faces, {offsets[-1] / 2**20:.1f} MiB", file=sys.stderr)
 
 
 def load_faces(path: Path, sources: list[str] | None = None):
     """(N, S, S, 3) uint8 RGB faces and their sampling weights from ``export_faces``' file
-    (only those of ``sources``, if given: names as `data list` prints them)."""
+    (only those of ``sources``, if given: a registry name as `data list` prints it, or the
+    folder as given to ``--data``)."""
     import cv2
 
     with np.load(path) as f:
-        png, offsets, weight, names = f["png"], f["offsets"], f["weight"], f["names"]
-    keep = [i for i, n in enumerate(names) if not sources or str(n).split("/")[0].split(" ")[0] in sources]
+        png, offsets, weight, labels = f["png"], f["offsets"], f["weight"], f["sources"]
+    keep = [i for i, label in enumerate(labels) if not sources or str(label) in sources]
     if not keep:
         raise SystemExit(f"{path}: no faces of {', '.join(sources or [])}")
     faces = [cv2.imdecode(png[offsets[i]:offsets[i + 1]], cv2.IMREAD_COLOR)[..., ::-1] for i in keep]
