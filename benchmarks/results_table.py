@@ -6,7 +6,8 @@
 Per scale, PSNR and SSIM, and each judge's identity cosine to the HR face, different-person
 rate and (``ids``) ROC AUC, for the bundled model at its shipped fidelity and at fidelity 1
 (the raw generator), and for the other runs of ``scripts/train_default_models.sh`` that
-``--runs`` holds, at the same two fidelities: ``x{4,8}-identity``: stage 1;
+``--runs`` holds, at the same two fidelities: ``x{4,8}-identity``: stage 1 (the x8 one
+shipped until stage 7);
 ``x{4,8}-pixel``: stage 1 without SFace's term; ``x8-identity-0.1``: stage 1 with lambda_1 =
 0.1; ``x{4,8}-v2``: GAN + identity ensemble; ``x{4,8}-v2-pixel``: the same with lambda_1 = 0;
 ``x{4,8}-v2-clean``: lambda_1 = 0 without the camera-noise degradations; ``x{4,8}-v3-sizes``:
@@ -14,7 +15,9 @@ faces recorded at every size the model is sent; ``x4-v4-faces``: x4's stage 3 on
 registry faces; ``x{4,8}-v4-identity``: stage 3 with SFace's identity term, the x4 one shipped
 until stage 6; ``x4-v4-pixel``: the x4 one without it; ``x{4,8}-v6-people``: the shipped
 models of stages 4 and 1 with the registry's people weighted up, the x4 one shipped;
-``x4-v6-pixel``: that x4 run without SFace's term. All
+``x4-v6-pixel``: that x4 run without SFace's term; ``x8-v7-people``: stage 7, trained on a GPU
+by ``scripts/train_gpu_x8.sh`` (shipped: skipped as identical to the bundled file);
+``x8-v7-pixel``: its lambda_1 = 0 twin. All
 against bicubic on faces shrunk by area averaging: NBA's held-out split, ``ids`` (with identity
 pairs: ROC AUC) and the ``heldout`` sources. A judge that was in a model's training loss is
 marked with * on that model's row.
@@ -35,7 +38,7 @@ from keras_facesr.models.info import WEIGHTS_DIR, read_model_info  # noqa: E402
 SETS = ["nba:val", "ids", "heldout"]
 # runs of scripts/train_default_models.sh
 VARIANTS = ("identity", "pixel", "identity-0.1", "v2", "v2-pixel", "v2-clean", "v3-sizes", "v4-faces",
-            "v4-identity", "v4-pixel", "v6-people", "v6-pixel")
+            "v4-identity", "v4-pixel", "v6-people", "v6-pixel", "v7-people", "v7-pixel")
 
 
 def main() -> None:

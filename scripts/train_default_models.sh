@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Trains the bundled default models (x8: 16->128 from stage 1; x4: 32->128 from stage 6's
-# "people" run, fine-tuned from stage 1 through stages 2-4 and 6), their ablations and the other
-# candidates, exactly as recorded in keras_facesr/weights/MODEL_CARD.md.
+# Trains the bundled x4 (32->128 from stage 6's "people" run, fine-tuned from stage 1 through
+# stages 2-4 and 6), stage 1's x8 (16->128, shipped until stage 7), their ablations and the
+# other candidates, exactly as recorded in keras_facesr/weights/MODEL_CARD.md. The bundled x8 is
+# stage 7, trained on a GPU machine by scripts/train_gpu_x8.sh.
 #
 #   bash scripts/train_default_models.sh [RUNS_DIR]     (default runs/default-models)
 #   STAGE1_ONLY=8 STAGE1_VARIANTS=pixel bash scripts/train_default_models.sh   (stage 1 at x8
