@@ -83,8 +83,7 @@ class IdentityEncoder:
         x = ops.cast(faces, "float32")
         x = ops.image.resize(x, (self.input_size, self.input_size), interpolation="bilinear")
         if self._warp is not None:
-            warp = ops.tile(ops.convert_to_tensor(self._warp)[None], [ops.shape(x)[0], 1])
-            x = ops.image.affine_transform(x, warp, interpolation="bilinear", fill_mode="nearest")
+            x = _warp(x, self._warp)
         if self.normalisation == "per_image":
             x = x * 255.0
             mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
@@ -111,6 +110,32 @@ class IdentityEncoder:
             self._features.trainable = False
         out = self._features(self.prepare(faces), training=False)
         return [ops.cast(o, "float32") for o in (out if isinstance(out, list) else [out])]
+
+
+def _warp(x, warp: np.ndarray):
+    """Bilinear resampling of NHWC ``x`` by a projective ``warp`` (output pixel -> input pixel,
+    as ``ops.image.affine_transform``), edges extended. On the torch backend, whose
+    ``affine_transform`` samples image by image, one ``grid_sample`` call for the batch (the
+    warp here is a scale and a shift: the same result, several times faster on a GPU)."""
+    if keras.backend.backend() != "torch":
+        tiled = ops.tile(ops.convert_to_tensor(warp)[None], [ops.shape(x)[0], 1])
+        return ops.image.affine_transform(x, tiled, interpolation="bilinear", fill_mode="nearest")
+    import torch
+    import torch.nn.functional as F
+
+    n, h, w = x.shape[0], x.shape[1], x.shape[2]
+    a0, a1, a2, b0, b1, b2, c0, c1 = (float(v) for v in warp)
+    if c0 or c1:
+        raise ValueError("_warp on torch takes affine warps only")
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=x.dtype, device=x.device),
+                            torch.arange(w, dtype=x.dtype, device=x.device), indexing="ij")
+    # input pixel of each output pixel, then grid_sample's [-1, 1] (align_corners: pixel centres)
+    gx = (a0 * xs + a1 * ys + a2) * (2.0 / (w - 1)) - 1.0
+    gy = (b0 * xs + b1 * ys + b2) * (2.0 / (h - 1)) - 1.0
+    grid = torch.stack([gx, gy], dim=-1)[None].expand(n, h, w, 2)
+    out = F.grid_sample(x.permute(0, 3, 1, 2), grid, mode="bilinear", padding_mode="border",
+                        align_corners=True)
+    return out.permute(0, 2, 3, 1)
 
 
 def default_content_layer(model: keras.Model) -> str:
