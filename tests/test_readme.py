@@ -70,6 +70,10 @@ NOT_RUN = {
     "keras-facesr export runs/x8/generator.keras --output bundle/ --quantize all":
         "minutes (int8 calibration); tests/test_export.py",
     "keras-facesr edge run both/ rtsp://": "a camera; tests/test_live.py streams over loopback",
+    "python scripts/train_torch.py faces": "fetched data sets; tests/test_train_torch.py exports a "
+                                           "faces file from folders",
+    "KERAS_BACKEND=torch python scripts/train_torch.py": "PyTorch (a GPU machine); "
+                                                         "tests/test_train_torch.py where it is installed",
 }
 
 # placeholders of the README's commands -> what the slow run uses
