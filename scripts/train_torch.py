@@ -88,8 +88,12 @@ def load_faces(path: Path, sources: list[str] | None = None):
 
 def save_atomic(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}-tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -228,6 +232,9 @@ def main() -> None:
     else:
         if args.identity > 0 and not args.encoder:
             parser.error("--identity > 0 needs --encoder")
+        for path in (args.faces, args.init, args.encoder):
+            if path is not None and not path.is_file():
+                parser.error(f"{path}: file not found")
         train(args)
 
 
