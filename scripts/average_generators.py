@@ -20,9 +20,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from keras_facesr.errors import FaceSRError  # noqa: E402
-from keras_facesr.models.archs import load_generator  # noqa: E402
+from keras_facesr.models.archs import (
+    load_generator,  # noqa: E402
+    save_generator,  # noqa: E402
+)
 from keras_facesr.models.info import ModelFileError, read_model_info, write_model_info  # noqa: E402
-from keras_facesr.train.fit import save_generator  # noqa: E402
 
 
 def average_generators(inputs: list[Path], out: Path, info_from: Path | None = None) -> None:

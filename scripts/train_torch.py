@@ -25,6 +25,7 @@ log is a JSON summary (steps, wall seconds, seconds per step).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -62,8 +63,6 @@ def export_faces(specs: list[str], output: Path, hr_size: int, val_fraction: flo
             names.append(f"{source}/{path.name}")
         print(f"{source}: {len(split.train)} training faces", file=sys.stderr)
     offsets = np.cumsum([0] + [len(p) for p in png])
-    import io
-
     buffer = io.BytesIO()
     np.savez(buffer, png=np.concatenate(png), offsets=offsets, weight=np.float32(weight),
              names=np.array(names), sources=np.array(labels), hr_size=hr_size)
@@ -86,16 +85,6 @@ def load_faces(path: Path, sources: list[str] | None = None):
     return np.stack(faces), weight[keep]
 
 
-def save_atomic(model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}-tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def train(args: argparse.Namespace) -> dict:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
@@ -103,7 +92,7 @@ def train(args: argparse.Namespace) -> dict:
     import torch.nn.functional as F
 
     from keras_facesr.models.archs.discriminator import build_discriminator
-    from keras_facesr.models.archs.generator import build_generator, load_generator
+    from keras_facesr.models.archs.generator import build_generator, load_generator, save_generator
     from keras_facesr.models.losses import discriminator_loss, generator_adversarial_loss
     from keras_facesr.recognition.encoders import identity_loss, load_keras_encoder
 
@@ -188,11 +177,11 @@ def train(args: argparse.Namespace) -> dict:
                   file=log, flush=True)
             summed, counted = {}, 0
             if time.time() - last_save > 60:
-                save_atomic(generator, args.output)
+                save_generator(generator, args.output)
                 last_save = time.time()
             if args.max_seconds and wall > args.max_seconds:
                 break
-    save_atomic(generator, args.output)
+    save_generator(generator, args.output)
     wall = time.time() - start
     summary = {"step": step, "wall_seconds": round(wall, 1), "seconds_per_step": round(wall / step, 4),
                "device": device, "batch_size": args.batch_size, "identity": args.identity,

@@ -115,8 +115,8 @@ class IdentityEncoder:
 def _warp(x, warp: np.ndarray):
     """Bilinear resampling of NHWC ``x`` by a projective ``warp`` (output pixel -> input pixel,
     as ``ops.image.affine_transform``), edges extended. On the torch backend, whose
-    ``affine_transform`` samples image by image, one ``grid_sample`` call for the batch (the
-    warp here is a scale and a shift: the same result, several times faster on a GPU)."""
+    ``affine_transform`` samples image by image, one ``grid_sample`` call for the whole batch
+    (affine warps only; the encoders' is a scale and a shift)."""
     if keras.backend.backend() != "torch":
         tiled = ops.tile(ops.convert_to_tensor(warp)[None], [ops.shape(x)[0], 1])
         return ops.image.affine_transform(x, tiled, interpolation="bilinear", fill_mode="nearest")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -32,8 +31,8 @@ from keras_facesr.data.augment import Augmentation
 from keras_facesr.data.degrade import Degradation
 from keras_facesr.data.pipeline import DataSplit, find_splits, heldout_dataset, pair_dataset, precheck
 from keras_facesr.data.sources import DataSource
-from keras_facesr.images import default_permissions, write_bytes_atomic
-from keras_facesr.models.archs import build_discriminator, build_generator
+from keras_facesr.images import write_bytes_atomic
+from keras_facesr.models.archs import build_discriminator, build_generator, save_generator
 from keras_facesr.models.gan import FaceSRGAN, LossWeights
 from keras_facesr.models.info import ModelInfo, write_model_info
 from keras_facesr.models.losses import VGGFeatures
@@ -153,19 +152,6 @@ def init_generator(generator: keras.Model, path: Path) -> None:
         raise ConfigError(f"train.init = {str(path)!r}: its architecture differs from model.* "
                           f"({source.count_params():,} vs {generator.count_params():,} parameters)")
     generator.set_weights(source.get_weights())
-
-
-def save_generator(generator: keras.Model, path: Path) -> None:
-    """Save as ``.keras`` atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
-    os.close(fd)
-    default_permissions(tmp)
-    try:
-        generator.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fit(

@@ -8,11 +8,14 @@ Input and output are RGB in [0, 1].
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import zipfile
 from pathlib import Path
 
 import keras
 
+from keras_facesr.images import default_permissions
 from keras_facesr.models.info import ModelFileError
 from keras_facesr.registry import GENERATORS
 
@@ -118,6 +121,19 @@ def srresnet(
         x = L.Add(name="residual_add")([base, x])
     sr = L.Activation("linear", dtype="float32", name="sr")(x)
     return keras.Model(lr, sr, name=name)
+
+
+def save_generator(generator: keras.Model, path: Path) -> None:
+    """Save as ``.keras`` atomically (a temporary file beside it, then renamed)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
+    os.close(fd)
+    default_permissions(tmp)
+    try:
+        generator.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def load_generator(path) -> keras.Model:
