@@ -13,24 +13,33 @@ Two steps, on two machines:
    exactly as ``fit`` crops them (``data.crop = full``), PNG-encoded, with each face's sampling
    weight (its source's ``--data`` weight). The held-out split (``data.val_fraction``) stays out.
 2. ``KERAS_BACKEND=torch python scripts/train_torch.py train --faces F.npz --scale 8 ...``
-   (torch + keras + opencv): pixel L1 + lambda_1 * identity (+ lambda_0 * adversarial). The LR
-   faces are made on the GPU as stage 1's recipe makes them (``degrade.resize = ["area",
-   "bilinear"]``, no antialias; a random left-right flip), which is all this loop implements.
+   (torch + keras + opencv): pixel L1 + lambda_1 * identity (+ lambda_0 * adversarial). The
+   pairs are made on the GPU as ``fit`` makes them with ``degrade.resize = ["area",
+   "bilinear"]`` and no antialias, the shrinking of every shipped model: a random left-right
+   flip, then (as ``--jitter``, ``--gamma``, ``--contrast``, ``--grey`` ask)
+   ``data.augment``'s framing jitter and photometric changes on the HR face, then the shrink,
+   straight to the LR size or (``--native-size LOW HIGH``, x4's recipe from stage 3 on) to a
+   face recorded at LOW..HIGH px and resampled to the LR size as alignment does (bicubic up,
+   area down). The same distributions as ``data.augment`` and ``data.degrade``, not the same
+   numbers: torch's bicubic is OpenCV's (a = -0.75, as ``face.align`` resamples) where
+   ``tf.image.resize`` uses a = -0.5. Blur, noise and JPEG are not implemented.
 
-Runs stop at ``--steps`` or after ``--max-seconds`` (at a multiple of ``--every`` steps); the
-generator is written atomically every ``--every`` steps and at the end, and the last line of the
-log is a JSON summary (steps, wall seconds, seconds per step).
+Runs stop at ``--steps`` or after ``--max-seconds`` (at a multiple of ``--every`` steps). The
+generator is written atomically at the end and, at most once a minute, every ``--every`` steps;
+the last line of the log is a JSON summary (steps, wall seconds, seconds per step).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -77,7 +86,13 @@ def load_faces(path: Path, sources: list[str] | None = None):
     import cv2
 
     with np.load(path) as f:
-        png, offsets, weight, labels = f["png"], f["offsets"], f["weight"], f["sources"]
+        png, offsets, weight = f["png"], f["offsets"], f["weight"]
+        labels = f["sources"] if "sources" in f.files else None
+    if labels is None:
+        if sources:
+            raise SystemExit(f"{path}: no 'sources' field (an older faces file): run "
+                             "`train_torch.py faces` again to use --source")
+        labels = np.full(len(weight), "")
     keep = [i for i, label in enumerate(labels) if not sources or str(label) in sources]
     if not keep:
         raise SystemExit(f"{path}: no faces of {', '.join(sources or [])}")
@@ -85,11 +100,91 @@ def load_faces(path: Path, sources: list[str] | None = None):
     return np.stack(faces), weight[keep]
 
 
-def train(args: argparse.Namespace) -> dict:
+def similarity_warp(x, shift, zoom, angle):
+    """``data.augment.similarity_warp`` on an NCHW batch, one warp per face: output(p) =
+    input(c + R(angle) (p - c) / zoom - shift * side), borders reflected; ``shift`` is (N, 2)."""
+    import torch
+    import torch.nn.functional as F
+
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    # in affine_grid's coordinates (-1..1 across the image) a shift of one side is 2
+    theta = torch.stack([torch.stack([cos, -sin, -2 * shift[:, 0]], 1),
+                         torch.stack([sin, cos, -2 * shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def area_resize(x, size: int):
+    """Area (box) resizing of an NCHW batch to ``size`` px with fractional pixel overlaps, as
+    ``tf.image.resize(method="area")`` and OpenCV's INTER_AREA do (torch's ``mode="area"`` uses
+    whole-pixel bins, which differ from them at ratios that are not whole numbers)."""
+    import torch
+
+    def weights(n_in: int):
+        edges = torch.arange(size + 1, dtype=torch.float64) * (n_in / size)
+        lo, hi = edges[:-1, None], edges[1:, None]
+        j = torch.arange(n_in, dtype=torch.float64)[None]
+        overlap = (torch.minimum(hi, j + 1) - torch.maximum(lo, j)).clamp_min(0)
+        return (overlap / (n_in / size)).to(x.dtype).to(x.device)
+
+    return torch.einsum("ih,nchw,jw->ncij", weights(x.shape[-2]), x, weights(x.shape[-1]))
+
+
+def make_pairs(hr, scale: int, gen, native_size: tuple[int, int] | None = None, jitter: float = 0.0,
+               gamma: float = 0.0, contrast: float = 0.0, grey: float = 0.0):
+    """(LR, HR) float NHWC batches from (N, S, S, 3) HR faces in [0, 1], drawn from ``gen``:
+    flip, the HR augmentations of ``data.augment.Augmentation`` (same order and ranges), then
+    area or aliased-bilinear shrinking, through ``native_size`` if given (``data.degrade``)."""
+    import torch
+    import torch.nn.functional as F
+
+    n, device = hr.shape[0], hr.device
+
+    def uniform(low: float, high: float, *shape: int):
+        return low + (high - low) * torch.rand(n, *shape, device=device, generator=gen)
+
+    flip = torch.rand(n, device=device, generator=gen) < 0.5
+    x = torch.where(flip[:, None, None, None], hr.flip(2), hr).permute(0, 3, 1, 2)  # NCHW
+    if jitter:
+        x = similarity_warp(x, uniform(-jitter, jitter, 2), torch.exp(uniform(-jitter, jitter)),
+                            uniform(-2 * jitter, 2 * jitter)).clamp(0, 1)
+    if gamma:
+        x = x.clamp_min(1e-6) ** (2.0 ** uniform(-gamma, gamma))[:, None, None, None]
+    if contrast:
+        c = 1.0 + uniform(-contrast, contrast)[:, None, None, None]
+        mean = x.mean(dim=(2, 3), keepdim=True)
+        x = ((x - mean) * c + mean).clamp(0, 1)
+    if grey:
+        luma = (x * torch.tensor([0.2989, 0.5870, 0.1140], device=device)[None, :, None, None]).sum(
+            1, keepdim=True).expand_as(x)
+        x = torch.where((torch.rand(n, device=device, generator=gen) < grey)[:, None, None, None], luma, x)
+    side = x.shape[-1] // scale
+
+    def shrink(faces, size: int):
+        area = area_resize(faces, size)
+        bilinear = F.interpolate(faces, size=(size, size), mode="bilinear", align_corners=False)
+        pick = torch.rand(len(faces), device=device, generator=gen) < 0.5
+        return torch.where(pick[:, None, None, None], area, bilinear)
+
+    if native_size:
+        low, high = native_size
+        native = torch.randint(low, high + 1, (n,), device=device, generator=gen)
+        lr = torch.empty(n, 3, side, side, device=device)
+        for size in native.unique().tolist():
+            idx = (native == size).nonzero()[:, 0]
+            recorded = shrink(x[idx], size)
+            lr[idx] = (F.interpolate(recorded, size=(side, side), mode="bicubic", align_corners=False)
+                       if size < side else area_resize(recorded, side))
+    else:
+        lr = shrink(x, side)
+    return lr.clamp(0, 1).permute(0, 2, 3, 1).contiguous(), x.permute(0, 2, 3, 1).contiguous()
+
+
+def train(args: argparse.Namespace, log: TextIO = sys.stdout) -> dict:
+    """Train as ``args`` say, writing progress lines and the JSON summary to ``log``."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
     import torch
-    import torch.nn.functional as F
 
     from keras_facesr.models.archs.discriminator import build_discriminator
     from keras_facesr.models.archs.generator import build_generator, load_generator, save_generator
@@ -119,23 +214,14 @@ def train(args: argparse.Namespace) -> dict:
         d_opt = torch.optim.Adam([p for p in disc.parameters() if p.requires_grad],
                                  lr=args.d_lr, eps=1e-7)
     gen = torch.Generator(device=device).manual_seed(args.seed)
-    log = open(args.log, "a") if args.log else sys.stdout
     print(f"{device} {torch.cuda.get_device_name() if device == 'cuda' else ''}: {len(faces)} faces; "
           f"generator {generator.count_params()} params; lambda_1 {args.identity} "
           f"({args.encoder if encoder else 'none'}); lambda_0 {args.adversarial}", file=log, flush=True)
 
     def batch():
         idx = torch.multinomial(probs, args.batch_size, replacement=True, generator=gen)
-        hr = hr_all[idx].float() / 255.0  # NHWC
-        flip = torch.rand(args.batch_size, device=device, generator=gen) < 0.5
-        hr = torch.where(flip[:, None, None, None], hr.flip(2), hr)
-        x = hr.permute(0, 3, 1, 2)
-        side = x.shape[-1] // s
-        area = F.avg_pool2d(x, s)
-        bilinear = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
-        pick = torch.rand(args.batch_size, device=device, generator=gen) < 0.5
-        lr = torch.where(pick[:, None, None, None], area, bilinear).clamp(0, 1)
-        return lr.permute(0, 2, 3, 1).contiguous(), hr
+        return make_pairs(hr_all[idx].float() / 255.0, s, gen, args.native_size, args.jitter,
+                          args.gamma, args.contrast, args.grey)
 
     def judge(hr, sr):
         # One critic call on both halves: in training mode SpectralNormalization writes the
@@ -213,6 +299,12 @@ def main() -> None:
     t.add_argument("--identity", type=float, default=0.0, help="lambda_1")
     t.add_argument("--encoder", type=Path, help="identity encoder .keras (with its .json sidecar)")
     t.add_argument("--adversarial", type=float, default=0.0, help="lambda_0 (patch critic, ragan)")
+    t.add_argument("--native-size", type=int, nargs=2, metavar=("LOW", "HIGH"),
+                   help="record each face at LOW..HIGH px, then resample to the LR size "
+                   "(degrade.native_size)")
+    for name, what in (("jitter", "framing jitter"), ("gamma", "gamma range (log2)"),
+                       ("contrast", "contrast range"), ("grey", "probability of a grey face")):
+        t.add_argument(f"--{name}", type=float, default=0.0, help=f"{what}, as degrade.{name}")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--log", type=Path)
     args = parser.parse_args()
@@ -221,10 +313,16 @@ def main() -> None:
     else:
         if args.identity > 0 and not args.encoder:
             parser.error("--identity > 0 needs --encoder")
+        for name in ("jitter", "gamma", "contrast", "grey"):
+            if not 0 <= getattr(args, name) <= 1:
+                parser.error(f"--{name} {getattr(args, name)}: must be in [0, 1]")
+        if args.native_size and not 0 < args.native_size[0] <= args.native_size[1]:
+            parser.error(f"--native-size {args.native_size[0]} {args.native_size[1]}: need 0 < LOW <= HIGH")
         for path in (args.faces, args.init, args.encoder):
             if path is not None and not path.is_file():
                 parser.error(f"{path}: file not found")
-        train(args)
+        with args.log.open("a") if args.log else contextlib.nullcontext(sys.stdout) as log:
+            train(args, log)
 
 
 if __name__ == "__main__":

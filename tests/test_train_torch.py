@@ -58,6 +58,44 @@ def test_faces_file_holds_the_training_crops_with_their_weights(tmp_path):
     with pytest.raises(SystemExit, match="no faces of nobody"):
         script.load_faces(out, ["nobody"])
 
+    # A file from before the "sources" field: every face, and --source is refused in one line.
+    with np.load(out) as f:
+        old = {k: f[k] for k in f.files if k != "sources"}
+    np.savez(tmp_path / "old.npz", **old)
+    assert len(script.load_faces(tmp_path / "old.npz")[0]) == 5
+    with pytest.raises(SystemExit, match="no 'sources' field"):
+        script.load_faces(tmp_path / "old.npz", ["nobody"])
+
+
+def test_torch_pairs_follow_the_tensorflow_recipe():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as F
+
+    script = _script()
+    hr = torch.rand(6, 128, 128, 3, generator=torch.Generator().manual_seed(0))
+    x = hr.permute(0, 3, 1, 2)
+    # area resizing: the mean of each block at a whole ratio, fractional overlaps otherwise
+    assert torch.allclose(script.area_resize(x, 32), F.avg_pool2d(x, 4), atol=1e-6)
+    assert torch.allclose(script.area_resize(x, 35).mean((2, 3)), x.mean((2, 3)), atol=1e-5)
+    # no warp is no change; a shift of a quarter side moves the face 32 px right
+    none = torch.zeros(6, 2), torch.ones(6), torch.zeros(6)
+    assert torch.allclose(script.similarity_warp(x, *none), x, atol=1e-5)
+    moved = script.similarity_warp(x, torch.tensor([[0.25, 0.0]] * 6), torch.ones(6), torch.zeros(6))
+    assert torch.allclose(moved[..., 40:120], x[..., 8:88], atol=1e-5)
+    lr, out = script.make_pairs(hr, 4, torch.Generator().manual_seed(1), (18, 35), 0.08, 0.3, 0.2, 1.0)
+    assert lr.shape == (6, 32, 32, 3) and out.shape == (6, 128, 128, 3)
+    assert 0 <= lr.min() and lr.max() <= 1 and 0 <= out.min() and out.max() <= 1
+    assert torch.allclose(out[..., 0], out[..., 2]) and torch.allclose(lr[..., 0], lr[..., 1], atol=1e-6)
+    # without augmentations the HR face is the input or its mirror, and LR its shrunk copy
+    lr, out = script.make_pairs(hr, 8, torch.Generator().manual_seed(1))
+    for k in range(6):
+        assert torch.equal(out[k], hr[k]) or torch.equal(out[k], hr[k].flip(1))
+        face = out[k].permute(2, 0, 1)[None]
+        area = F.avg_pool2d(face, 8)
+        bilinear = F.interpolate(face, size=(16, 16), mode="bilinear", align_corners=False)
+        got = lr[k].permute(2, 0, 1)[None]
+        assert torch.allclose(got, area, atol=1e-6) or torch.allclose(got, bilinear.clamp(0, 1), atol=1e-6)
+
 
 def test_torch_backend_steps_write_a_generator_tensorflow_loads(tmp_path):
     pytest.importorskip("torch")
