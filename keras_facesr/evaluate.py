@@ -278,10 +278,13 @@ def evaluate(
     # the same bicubic enlargement as the pipeline's frames and its fidelity blend (OpenCV), so
     # a model at fidelity 0 is exactly this row
     outputs = {"hr": hr, "bicubic": upscale_bicubic(lr, (hr_size, hr_size))}
-    for model in sr_models:
+    names = [i.name for i in infos]
+    for model, path in zip(sr_models, models, strict=True):
         raw = super_resolve(model, lr, mirror)
+        # two models of one name (a copied sidecar) get their file beside it, not one row
+        label = model.info.name if names.count(model.info.name) == 1 else f"{model.info.name} ({path})"
         for w in fidelity or (model.info.fidelity,):
-            name = model.info.name + (f" w={w:g}" if w != 1 else "") + (
+            name = label + (f" w={w:g}" if w != 1 else "") + (
                 f" bp{back_project}" if back_project else "") + (" mirror" if mirror else "")
             outputs[name] = refine(lr, raw, w, back_project)
 

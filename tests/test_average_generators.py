@@ -24,7 +24,7 @@ def _saved(path: Path, blocks: int = 1, seed: int = 0) -> Path:
 def test_the_average_holds_the_mean_weights_and_the_first_sidecar(tmp_path):
     a, b = _saved(tmp_path / "a.keras", seed=1), _saved(tmp_path / "b.keras", seed=2)
     write_model_info(a, ModelInfo("x4-a", 4, 32, fidelity=0.5, face_sizes=(12.5, 35.5)))
-    out = tmp_path / "soup.keras"
+    out = tmp_path / "soups" / "soup.keras"  # a folder not made yet
     average_generators([a, b], out)
     mean = [(x + y) / 2 for x, y in zip(load_generator(a).get_weights(), load_generator(b).get_weights(),
                                         strict=True)]
@@ -32,8 +32,8 @@ def test_the_average_holds_the_mean_weights_and_the_first_sidecar(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     info = read_model_info(out)
     assert info is not None and info.fidelity == 0.5 and info.face_sizes == (12.5, 35.5)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "a.keras.json", "b.keras",
-                                                          "soup.keras", "soup.keras.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "a.keras.json", "b.keras", "soups"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["soup.keras", "soup.keras.json"]
 
 
 def test_generators_of_different_architectures_are_refused_naming_the_file(tmp_path):

@@ -161,3 +161,18 @@ def test_fidelity_rows_several_folders_and_misframing(lfw_tree, celeba_tree, jud
                               fidelity=(1.0,), mirror=on, echo=lambda m: None) for on in (False, True))
     assert calls == [False, True] and mirrored["mirror"] and not raw["mirror"]
     assert set(mirrored["methods"]) - set(raw["methods"]) == {"tiny-x4 mirror"}
+
+
+def test_two_models_of_one_name_keep_a_row_each(lfw_tree, judge, generator, tmp_path):
+    """A copied sidecar gives two files one model name: each keeps its row, named by its file."""
+    import shutil
+
+    from keras_facesr.evaluate import evaluate
+
+    twin = tmp_path / "twin.keras"
+    shutil.copy(generator, twin)
+    shutil.copy(f"{generator}.json", f"{twin}.json")
+    rows = evaluate(lfw_tree / "person_0", [generator, twin], 4, 64, "area", str(judge), aligned=True,
+                    fidelity=(0.5,), echo=lambda m: None)["methods"]
+    assert {f"tiny-x4 ({generator}) w=0.5", f"tiny-x4 ({twin}) w=0.5"} <= set(rows)
+    assert rows[f"tiny-x4 ({generator}) w=0.5"]["psnr"] == rows[f"tiny-x4 ({twin}) w=0.5"]["psnr"]

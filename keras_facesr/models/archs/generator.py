@@ -124,7 +124,10 @@ def srresnet(
 
 
 def save_generator(generator: keras.Model, path: Path) -> None:
-    """Save as ``.keras`` atomically (a temporary file beside it, then renamed)."""
+    """Save as ``.keras`` atomically (a temporary file beside it, then renamed), making its
+    folder if need be."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".generator-", suffix=".keras")
     os.close(fd)
     default_permissions(tmp)
