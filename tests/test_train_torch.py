@@ -67,7 +67,7 @@ def test_faces_file_holds_the_training_crops_with_their_weights(tmp_path):
         script.load_faces(tmp_path / "old.npz", ["nobody"])
 
 
-def test_torch_pairs_follow_the_tensorflow_recipe():
+def test_torch_pairs_warp_shrink_and_recolour_as_described():
     torch = pytest.importorskip("torch")
     import torch.nn.functional as F
 
