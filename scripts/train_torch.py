@@ -25,14 +25,18 @@ Two steps, on two machines:
    ``tf.image.resize`` uses a = -0.5. Blur, noise and JPEG are not implemented.
 
 Runs stop at ``--steps`` or after ``--max-seconds`` (at a multiple of ``--every`` steps). The
-generator is written atomically at the end and, at most once a minute, every ``--every`` steps;
-the last line of the log is a JSON summary (steps, wall seconds, seconds per step).
+generator is written atomically at the end and, at most once a minute, every ``--every`` steps,
+with its ``.keras.json`` sidecar as ``fit`` writes one (name, scale, LR size, the identity
+encoder, the degradation), so ``evaluate`` and the benchmarks shrink held-out faces as it was
+trained; the last line of the log is a JSON summary (steps, wall seconds, seconds per step, and
+the recipe: every training argument).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -114,20 +118,27 @@ def similarity_warp(x, shift, zoom, angle):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+@functools.lru_cache(maxsize=256)
+def _area_weights(n_in: int, size: int, dtype, device):
+    """The (size, n_in) matrix of area resizing along one axis: each output pixel's share of
+    each input pixel it overlaps (made once per sizes, dtype and device)."""
+    import torch
+
+    edges = torch.arange(size + 1, dtype=torch.float64) * (n_in / size)
+    lo, hi = edges[:-1, None], edges[1:, None]
+    j = torch.arange(n_in, dtype=torch.float64)[None]
+    overlap = (torch.minimum(hi, j + 1) - torch.maximum(lo, j)).clamp_min(0)
+    return (overlap / (n_in / size)).to(dtype).to(device)
+
+
 def area_resize(x, size: int):
     """Area (box) resizing of an NCHW batch to ``size`` px with fractional pixel overlaps, as
     ``tf.image.resize(method="area")`` and OpenCV's INTER_AREA do (torch's ``mode="area"`` uses
     whole-pixel bins, which differ from them at ratios that are not whole numbers)."""
     import torch
 
-    def weights(n_in: int):
-        edges = torch.arange(size + 1, dtype=torch.float64) * (n_in / size)
-        lo, hi = edges[:-1, None], edges[1:, None]
-        j = torch.arange(n_in, dtype=torch.float64)[None]
-        overlap = (torch.minimum(hi, j + 1) - torch.maximum(lo, j)).clamp_min(0)
-        return (overlap / (n_in / size)).to(x.dtype).to(x.device)
-
-    return torch.einsum("ih,nchw,jw->ncij", weights(x.shape[-2]), x, weights(x.shape[-1]))
+    return torch.einsum("ih,nchw,jw->ncij", _area_weights(x.shape[-2], size, x.dtype, x.device), x,
+                        _area_weights(x.shape[-1], size, x.dtype, x.device))
 
 
 def make_pairs(hr, scale: int, gen, native_size: tuple[int, int] | None = None, jitter: float = 0.0,
@@ -180,6 +191,38 @@ def make_pairs(hr, scale: int, gen, native_size: tuple[int, int] | None = None, 
     return lr.clamp(0, 1).permute(0, 2, 3, 1).contiguous(), x.permute(0, 2, 3, 1).contiguous()
 
 
+def model_info(args: argparse.Namespace, lr_size: int, encoder_name: str | None):
+    """The sidecar ``fit`` would write for this run: the generator's name (``--name``, else its
+    run folder's name for a ``generator.keras``, else the file's stem), scale and LR size, the
+    identity encoder when lambda_1 > 0, and the shrinking ``make_pairs`` does, in
+    ``data.degrade.Degradation.to_config``'s keys."""
+    from keras_facesr.models.info import ModelInfo
+
+    output = args.output.resolve()
+    name = args.name or (output.parent.name if output.stem == "generator" else output.stem)
+    degradation = {"resize": ["area", "bilinear"], "antialias": False, "blur": ["none"],
+                   "blur_radius": 2.0, "noise": 0.0, "jpeg_quality": [],
+                   "native_size": list(args.native_size or [])}
+    return ModelInfo(name=name, scale=args.scale, lr_size=lr_size,
+                     identity_encoder=encoder_name if args.identity > 0 else None,
+                     degradation=degradation)
+
+
+def recipe(args: argparse.Namespace) -> dict:
+    """Every training argument, JSON-able: the summary's record of how the generator was made."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in sorted(vars(args).items())
+            if k not in ("command", "log")}
+
+
+def save(generator, args: argparse.Namespace, info) -> None:
+    """The generator, then its sidecar, each written atomically."""
+    from keras_facesr.models.archs.generator import save_generator
+    from keras_facesr.models.info import write_model_info
+
+    save_generator(generator, args.output)
+    write_model_info(args.output, info)
+
+
 def train(args: argparse.Namespace, log: TextIO = sys.stdout) -> dict:
     """Train as ``args`` say, writing progress lines and the JSON summary to ``log``."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -187,7 +230,7 @@ def train(args: argparse.Namespace, log: TextIO = sys.stdout) -> dict:
     import torch
 
     from keras_facesr.models.archs.discriminator import build_discriminator
-    from keras_facesr.models.archs.generator import build_generator, load_generator, save_generator
+    from keras_facesr.models.archs.generator import build_generator, load_generator
     from keras_facesr.models.losses import discriminator_loss, generator_adversarial_loss
     from keras_facesr.recognition.encoders import identity_loss, load_keras_encoder
 
@@ -213,6 +256,7 @@ def train(args: argparse.Namespace, log: TextIO = sys.stdout) -> dict:
         disc = build_discriminator(faces.shape[1], 32, "spectral", kind="patch")
         d_opt = torch.optim.Adam([p for p in disc.parameters() if p.requires_grad],
                                  lr=args.d_lr, eps=1e-7)
+    info = model_info(args, faces.shape[1] // s, encoder.name if encoder is not None else None)
     gen = torch.Generator(device=device).manual_seed(args.seed)
     print(f"{device} {torch.cuda.get_device_name() if device == 'cuda' else ''}: {len(faces)} faces; "
           f"generator {generator.count_params()} params; lambda_1 {args.identity} "
@@ -263,20 +307,20 @@ def train(args: argparse.Namespace, log: TextIO = sys.stdout) -> dict:
                   file=log, flush=True)
             summed, counted = {}, 0
             if time.time() - last_save > 60:
-                save_generator(generator, args.output)
+                save(generator, args, info)
                 last_save = time.time()
             if args.max_seconds and wall > args.max_seconds:
                 break
-    save_generator(generator, args.output)
+    save(generator, args, info)
     wall = time.time() - start
     summary = {"step": step, "wall_seconds": round(wall, 1), "seconds_per_step": round(wall / step, 4),
-               "device": device, "batch_size": args.batch_size, "identity": args.identity,
-               "adversarial": args.adversarial, "init": str(args.init or "")}
+               "device": device, "recipe": recipe(args)}
     print(json.dumps(summary), file=log, flush=True)
     return summary
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``faces`` (export the training faces) and ``train``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("faces", help="export the training faces (needs TensorFlow and the package)")
@@ -288,6 +332,8 @@ def main() -> None:
     t.add_argument("--faces", type=Path, required=True)
     t.add_argument("--source", action="append", help="train on this source's faces only (repeatable)")
     t.add_argument("--output", type=Path, required=True, help="the generator (.keras)")
+    t.add_argument("--name", help="its name in the sidecar (default: the run folder's, for a "
+                   "generator.keras, else the file's stem)")
     t.add_argument("--scale", type=int, default=8, choices=(2, 4, 8))
     t.add_argument("--init", type=Path, help="start from this generator (.keras)")
     t.add_argument("--steps", type=int, default=1_000_000)
@@ -307,6 +353,11 @@ def main() -> None:
         t.add_argument(f"--{name}", type=float, default=0.0, help=f"{what}, as degrade.{name}")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--log", type=Path)
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.command == "faces":
         export_faces(args.data, args.output, args.hr_size, args.val_fraction)

@@ -4,6 +4,7 @@ few steps on Keras' torch backend that TensorFlow then loads."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -108,8 +109,42 @@ def test_torch_backend_steps_write_a_generator_tensorflow_loads(tmp_path):
          "--batch-size", "2", "--every", "1", "--output", str(tmp_path / "g.keras")],
         env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert '"step": 2' in run.stdout.splitlines()[-1]
+    summary = json.loads(run.stdout.splitlines()[-1])
+    assert summary["step"] == 2 and summary["recipe"]["scale"] == 8
     from keras_facesr.models.archs.generator import load_generator
+    from keras_facesr.models.info import read_model_info
 
     sr = load_generator(tmp_path / "g.keras")(np.zeros((1, 16, 16, 3), np.float32))
     assert tuple(sr.shape) == (1, 128, 128, 3)
+    info = read_model_info(tmp_path / "g.keras")  # evaluate's defaults come from it
+    assert (info.name, info.scale, info.lr_size) == ("g", 8, 16)
+
+
+def test_sidecar_and_summary_record_how_the_generator_was_trained(tmp_path):
+    from keras_facesr.data.degrade import Degradation
+    from keras_facesr.models.info import read_model_info, write_model_info
+
+    script = _script()
+    run = tmp_path / "x4-people" / "generator.keras"
+    args = script.build_parser().parse_args(
+        ["train", "--faces", "f.npz", "--output", str(run), "--scale", "4", "--native-size", "18",
+         "35", "--identity", "0.1", "--encoder", "sface.keras", "--jitter", "0.08", "--grey", "0.15"])
+    info = script.model_info(args, 32, "sface")
+    assert (info.name, info.scale, info.lr_size, info.identity_encoder) == ("x4-people", 4, 32, "sface")
+    # the shrinking make_pairs does, in the form evaluate rebuilds a Degradation from
+    degradation = Degradation.from_dict(info.degradation, 4)
+    assert degradation.to_config() == info.degradation
+    assert degradation.native_size == [18, 35] and degradation.resize == ["area", "bilinear"]
+    write_model_info(run.parent / "g.keras", info)
+    assert read_model_info(run.parent / "g.keras") == info
+    recipe = json.loads(json.dumps(script.recipe(args)))
+    assert recipe["native_size"] == [18, 35] and recipe["jitter"] == 0.08 and recipe["grey"] == 0.15
+    assert recipe["output"] == str(run) and "log" not in recipe
+
+    pixel_only = script.build_parser().parse_args(
+        ["train", "--faces", "f.npz", "--output", str(tmp_path / "plain.keras"), "--encoder", "e.keras"])
+    info = script.model_info(pixel_only, 16, "sface")
+    assert (info.name, info.identity_encoder, info.degradation["native_size"]) == ("plain", None, [])
+    named = script.build_parser().parse_args(
+        ["train", "--faces", "f.npz", "--output", str(run), "--name", "mine"])
+    assert script.model_info(named, 16, None).name == "mine"
