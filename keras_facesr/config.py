@@ -112,6 +112,8 @@ class LossConfig:
     # name, a path to a .keras model file, or several joined by "+" (an ensemble).
     encoder: str = "auto"
     content_network: str = "encoder"  # "encoder" or a path to VGG19 ImageNet weights (.h5)
+    # the encoder's feature maps the content term compares (layer names; empty: its last one)
+    content_layers: list[str] = field(default_factory=list)
 
     def check(self) -> None:
         for key in ("identity", "pixel", "adversarial", "content", "identity_guard",

@@ -15,6 +15,8 @@
 #                                                         and with the identity guard)
 #   STAGE6_ONLY=1 bash scripts/train_default_models.sh   (stage 6: stage 4's x4 on more of the
 #                                                         registry's people; the shipped x4)
+#   STAGE9_ONLY=1 bash scripts/train_default_models.sh   (stage 9: the shipped x4 with a
+#                                                         feature-level SFace term)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -199,6 +201,19 @@ if [ -n "${STAGE6_ONLY:-}" ]; then
   fit_run "$RUNS/x8-v6-people" "${STAGE6_STEPS:-1000}" --data nba --data faces:6 "${clean[@]:4}" \
     --scale 8 --set train.init="\"${INIT_X8:-$RUNS/x8-identity/generator.keras}\"" \
     --set loss.identity=0.03 --set loss.encoder='"sface"'
+  exit
+fi
+# Stage 9 ("x4-v9-parts", not shipped unless the model card says so): the shipped x4 (stage 6)
+# continued on stage 6's recipe with a feature-level term added, the first use of the design's
+# lambda * L_content: the MSE of SFace's feature maps at the ends of its 28 px and 14 px stages
+# (conv_6_relu, conv_12_relu: faces' parts, not the pooled identity). lambda = 0.2 makes that
+# term's gradient about as large as lambda_1 * L_id's and L_pixel's at the start (one batch of
+# training faces: 0.073 against 0.067 and 0.069).
+if [ -n "${STAGE9_ONLY:-}" ]; then
+  fit_run "$RUNS/x4-v9-parts" "${STAGE9_STEPS:-800}" --data nba --data faces:6 "${clean[@]:4}" \
+    --scale 4 --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\"" \
+    --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"' \
+    --set loss.content=0.2 --set loss.content_layers='["conv_6_relu", "conv_12_relu"]'
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then

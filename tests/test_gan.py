@@ -116,3 +116,25 @@ def test_encoder_none_turns_the_identity_terms_off_whatever_is_installed():
     assert encoder is None and content is None
     assert weights.identity == 0 and weights.content == 0 and weights.pixel == 1
     assert any('loss.encoder = "none"' in n for n in notes)
+
+
+def test_content_layers_pick_the_encoder_feature_maps_compared(tmp_path):
+    from keras_facesr.config import ConfigError
+    from keras_facesr.train.fit import resolve_losses
+
+    inp = keras.Input((16, 16, 3))
+    early = keras.layers.Conv2D(4, 3, padding="same", name="early")(inp)
+    late = keras.layers.Conv2D(6, 3, strides=2, padding="same", name="late")(early)
+    keras.Model(inp, keras.layers.GlobalAveragePooling2D()(late)).save(tmp_path / "enc.keras")
+    sets = [f"loss.encoder={tmp_path / 'enc.keras'}", "loss.identity=0", "loss.content=1"]
+    faces = tf.random.stateless_uniform((2, 32, 32, 3), (0, 2))
+
+    _, default, _, _ = resolve_losses(load_config(None, sets))
+    assert [tuple(f.shape) for f in default(faces)] == [(2, 8, 8, 6)]  # the last feature map
+    both = 'loss.content_layers=["early", "late"]'
+    encoder, chosen, _, notes = resolve_losses(load_config(None, [*sets, both]))
+    assert [tuple(f.shape) for f in chosen(faces)] == [(2, 16, 16, 4), (2, 8, 8, 6)]
+    assert encoder.content_layers == ()  # the identity term's encoder is left as it was
+    assert any("early, late" in n for n in notes)
+    with pytest.raises(ConfigError, match="no layer 'nose'"):
+        resolve_losses(load_config(None, [*sets, 'loss.content_layers=["nose"]']))

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -36,7 +36,12 @@ from keras_facesr.models.archs import build_discriminator, build_generator, save
 from keras_facesr.models.gan import FaceSRGAN, LossWeights
 from keras_facesr.models.info import ModelInfo, write_model_info
 from keras_facesr.models.losses import VGGFeatures
-from keras_facesr.recognition.encoders import IdentityEncoder, available_encoders, get_encoder
+from keras_facesr.recognition.encoders import (
+    EncoderEnsemble,
+    IdentityEncoder,
+    available_encoders,
+    get_encoder,
+)
 from keras_facesr.registry import ADVERSARIAL_LOSSES, DISCRIMINATORS
 from keras_facesr.train import callbacks as cb
 from keras_facesr.train.checkpoint import latest_checkpoint, load_checkpoint
@@ -98,7 +103,9 @@ def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None
     content = None
     if w.content > 0:
         if cfg.loss.content_network == "encoder":
-            content = encoder.features
+            content = encoder_features(encoder, cfg.loss.content_layers)
+            if cfg.loss.content_layers:
+                notes.append(f"content features: {encoder.name}'s {', '.join(cfg.loss.content_layers)}")
         elif cfg.loss.content_network.lower() == "vgg19":
             raise ConfigError(
                 "loss.content_network = 'vgg19': keras.applications downloads VGG19's weights, "
@@ -108,6 +115,22 @@ def resolve_losses(cfg: Config) -> tuple[IdentityEncoder | None, Callable | None
             content = VGGFeatures(cfg.loss.content_network)
             notes.append(f"content network: VGG19 from {cfg.loss.content_network}")
     return encoder, content, w, notes
+
+
+def encoder_features(encoder: IdentityEncoder | EncoderEnsemble, layers: list[str]) -> Callable:
+    """The content term's feature maps: ``layers`` of the encoder (``loss.content_layers``),
+    else its last feature map; ConfigError naming any layer it lacks."""
+    if not layers:
+        return encoder.features
+    if isinstance(encoder, EncoderEnsemble):
+        raise ConfigError(f"loss.content_layers: names layers of one encoder, not of the ensemble "
+                          f"{encoder.name}")
+    names = {layer.name for layer in encoder.model.layers}
+    missing = [n for n in layers if n not in names]
+    if missing:
+        raise ConfigError(f"loss.content_layers: encoder {encoder.name} has no layer "
+                          f"{', '.join(map(repr, missing))}")
+    return replace(encoder, content_layers=tuple(layers)).features  # the same network
 
 
 def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | None = None):
