@@ -121,6 +121,9 @@ class LossConfig:
             _at_least(f"loss.{key}", getattr(self, key), 0.0)
         _one_of("loss.gan", self.gan, ADVERSARIAL_LOSSES.names())
         _one_of("loss.pixel_type", self.pixel_type, PIXEL_LOSSES)
+        if self.content_layers and self.content_network != "encoder":
+            raise ConfigError(f"loss.content_layers names layers of the identity encoder; with "
+                              f"loss.content_network = {self.content_network!r} it would be unused")
 
 
 @dataclass

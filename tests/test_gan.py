@@ -138,3 +138,5 @@ def test_content_layers_pick_the_encoder_feature_maps_compared(tmp_path):
     assert any("early, late" in n for n in notes)
     with pytest.raises(ConfigError, match="no layer 'nose'"):
         resolve_losses(load_config(None, [*sets, 'loss.content_layers=["nose"]']))
+    with pytest.raises(ConfigError, match="would be unused"):
+        load_config(None, [*sets, both, "loss.content_network=vgg19.h5"])
