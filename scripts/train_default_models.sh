@@ -203,7 +203,7 @@ if [ -n "${STAGE6_ONLY:-}" ]; then
     --set loss.identity=0.03 --set loss.encoder='"sface"'
   exit
 fi
-# Stage 9 ("x4-v9-parts", not shipped unless the model card says so): the shipped x4 (stage 6)
+# Stage 9 ("x4-v9-parts", not shipped: more faces worse, model card "Stage 9"): the shipped x4 (stage 6)
 # continued on stage 6's recipe with a feature-level term added, the first use of the design's
 # lambda * L_content: the MSE of SFace's feature maps at the ends of its 28 px and 14 px stages
 # (conv_6_relu, conv_12_relu: faces' parts, not the pooled identity). lambda = 0.2 makes that
