@@ -214,6 +214,10 @@ if [ -n "${STAGE9_ONLY:-}" ]; then
     --scale 4 --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\"" \
     --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"' \
     --set loss.content=0.2 --set loss.content_layers='["conv_6_relu", "conv_12_relu"]'
+  # "x4-v9-longer", its twin without the term (same start, steps, data and seed): stage 6 longer
+  fit_run "$RUNS/x4-v9-longer" "${STAGE9_STEPS:-800}" --data nba --data faces:6 "${clean[@]:4}" \
+    --scale 4 --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\"" \
+    --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"'
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then
