@@ -210,14 +210,13 @@ fi
 # term's gradient about as large as lambda_1 * L_id's and L_pixel's at the start (one batch of
 # training faces: 0.073 against 0.067 and 0.069).
 if [ -n "${STAGE9_ONLY:-}" ]; then
-  fit_run "$RUNS/x4-v9-parts" "${STAGE9_STEPS:-800}" --data nba --data faces:6 "${clean[@]:4}" \
-    --scale 4 --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\"" \
-    --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"' \
+  v9=(--data nba --data faces:6 "${clean[@]:4}" --scale 4
+      --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\""
+      --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"')
+  fit_run "$RUNS/x4-v9-parts" "${STAGE9_STEPS:-800}" "${v9[@]}" \
     --set loss.content=0.2 --set loss.content_layers='["conv_6_relu", "conv_12_relu"]'
   # "x4-v9-longer", its twin without the term (same start, steps, data and seed): stage 6 longer
-  fit_run "$RUNS/x4-v9-longer" "${STAGE9_STEPS:-800}" --data nba --data faces:6 "${clean[@]:4}" \
-    --scale 4 --set train.init="\"${INIT_X4:-keras_facesr/weights/facesr_edge_x4.keras}\"" \
-    --set degrade.native_size="[18, 35]" --set loss.identity=0.1 --set loss.encoder='"sface"'
+  fit_run "$RUNS/x4-v9-longer" "${STAGE9_STEPS:-800}" "${v9[@]}"
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then
