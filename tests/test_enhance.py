@@ -308,3 +308,21 @@ def test_a_face_pasted_at_about_its_own_scale_is_warped_bicubic():
     want = np.rint(np.clip(cubic, 0, 1) * 255)
     assert full.sum() > 500
     np.testing.assert_allclose(frame[full].astype(float), want[full], atol=1)
+
+
+def test_each_crop_side_compiles_once_without_a_retracing_warning(caplog):
+    """The bundled x4 is compiled for its 32 px input and each own-size side (27-35 px): nine
+    graphs, each traced once, which TensorFlow used to report as one function retraced."""
+    import logging
+
+    from keras_facesr.models.info import WEIGHTS_DIR
+    from keras_facesr.pipeline.sr import KerasSR
+
+    model = KerasSR(WEIGHTS_DIR / "facesr_edge_x4.keras")
+    sides = list(range(27, 36))
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for side in sides + sides:
+            out = model(np.full((2, side, side, 3), 0.5, np.float32))
+            assert out.shape == (2, 4 * side, 4 * side, 3)
+    assert sorted(model._compiled) == sides
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

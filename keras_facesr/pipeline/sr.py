@@ -8,6 +8,7 @@ on. TensorFlow is imported only when a Keras model loads.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
@@ -86,7 +87,9 @@ class KerasSR:
             return lambda x: self.model(x, training=False)
         if h not in self._compiled:
             tf = self._tf
-            self._compiled[h] = tf.function(lambda x: self.model(x, training=False),
+            # a partial, not a lambda: TensorFlow counts traces by the function's code object, so
+            # one lambda per side read as one function retraced ("triggered tf.function retracing")
+            self._compiled[h] = tf.function(functools.partial(self.model, training=False),
                                             input_signature=[tf.TensorSpec((None, h, h, 3), tf.float32)])
         return self._compiled[h]
 
