@@ -68,6 +68,7 @@ class DegradeConfig:
     grey: float = 0.0  # probability of a grey face
     gamma: float = 0.0  # exposure: gamma 2^u, |u| <= this
     contrast: float = 0.0  # contrast factor 1 +- this
+    spectacles: float = 0.0  # probability of an eyeglass frame drawn over the eyes
 
     def check(self) -> None:
         self.resize = _as_list(self.resize)
@@ -80,7 +81,7 @@ class DegradeConfig:
             raise ConfigError(f"degrade.blur_radius = {self.blur_radius!r}: must be in (0, 25]")
         if not 0 <= self.noise <= 1:
             raise ConfigError(f"degrade.noise = {self.noise!r}: must be in [0, 1]")
-        for key in ("jitter", "grey", "gamma", "contrast"):
+        for key in ("jitter", "grey", "gamma", "contrast", "spectacles"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ConfigError(f"degrade.{key} = {getattr(self, key)!r}: must be in [0, 1]")
         n = self.native_size

@@ -1,4 +1,5 @@
-"""HR augmentations (framing jitter, grey, gamma, contrast), motion blur, and mixing sources."""
+"""HR augmentations (framing jitter, grey, gamma, contrast, spectacles), motion blur, and mixing
+sources."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_facesr.data.augment import Augmentation, similarity_warp
+from keras_facesr.config import ConfigError, load_config
+from keras_facesr.data.augment import Augmentation, draw_spectacles, similarity_warp
 from keras_facesr.data.degrade import Degradation, motion_kernel
 from keras_facesr.data.pipeline import find_split, pair_dataset
+from keras_facesr.templates import CANONICAL_TEMPLATE
 
 
 def _image(seed=0, size=64):
@@ -39,6 +42,50 @@ def test_augmentation_is_seeded_and_each_part_does_its_job():
     np.testing.assert_array_equal(Augmentation()(x, tf.constant([0, 0], tf.int64)).numpy(), x.numpy())
     with pytest.raises(ValueError, match="jitter"):
         Augmentation(jitter=2)
+
+
+
+def test_spectacles_are_drawn_over_the_eyes_only_and_seeded():
+    """A frame over the template's eyes: pixels change only in a band about the eye line and
+    between the crop's sides' margins; the rims darken a light face; seeds draw other frames."""
+    side = 128
+    face = tf.fill((side, side, 3), 0.8)
+    a = draw_spectacles(face, tf.constant([1, 2], tf.int64)).numpy()
+    np.testing.assert_array_equal(a, draw_spectacles(face, tf.constant([1, 2], tf.int64)).numpy())
+    assert not np.array_equal(a, draw_spectacles(face, tf.constant([1, 3], tf.int64)).numpy())
+    changed = np.abs(a - np.float32(0.8)).max(axis=-1) > 0
+    ys, xs = np.nonzero(changed)
+    eye_y = CANONICAL_TEMPLATE[0, 1] * side
+    eye_distance = (CANONICAL_TEMPLATE[1, 0] - CANONICAL_TEMPLATE[0, 0]) * side
+    assert changed.sum() > 100  # a frame, not a speck
+    assert ys.min() > eye_y - 0.6 * eye_distance and ys.max() < eye_y + 0.6 * eye_distance
+    assert a[changed].min() < 0.7  # a frame darker than this light skin, not a faint tint
+    mouth_and_forehead = np.r_[0 : int(eye_y - 0.6 * eye_distance), int(eye_y + 0.6 * eye_distance) : side]
+    np.testing.assert_array_equal(a[mouth_and_forehead], np.float32(0.8))
+
+
+def test_spectacles_draw_from_their_own_stream():
+    """Turning spectacles on changes no other augmentation's draw: away from the eyes the face is
+    as it was (grey and gamma act per pixel, so they show it)."""
+    x = _image(size=128)
+    seed = tf.constant([5, 6], tf.int64)
+    without = Augmentation(grey=0.5, gamma=0.3)(x, seed).numpy()
+    with_frames = Augmentation(grey=0.5, gamma=0.3, spectacles=1.0)(x, seed).numpy()
+    eye_y = CANONICAL_TEMPLATE[0, 1] * 128
+    np.testing.assert_array_equal(with_frames[: int(eye_y) - 25], without[: int(eye_y) - 25])
+    np.testing.assert_array_equal(with_frames[int(eye_y) + 25 :], without[int(eye_y) + 25 :])
+    assert not np.array_equal(with_frames, without)
+    never = Augmentation(grey=0.5, gamma=0.3, spectacles=0.0)(x, seed).numpy()
+    np.testing.assert_array_equal(never, without)
+
+
+def test_spectacles_probability_is_checked(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("[degrade]\nspectacles = 1.5\n")
+    with pytest.raises(ConfigError, match="degrade.spectacles"):
+        load_config(path)
+    with pytest.raises(ValueError, match="spectacles"):
+        Augmentation(spectacles=-0.1)
 
 
 def test_motion_blur_kernel_and_degradation():
