@@ -222,7 +222,8 @@ if [ -n "${STAGE9_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v9-longer" "${STAGE9_STEPS:-800}" "${v9[@]}"
   exit
 fi
-# Stage 10 ("x4-v10-spectacles"): stage 9's twin ("x4-v9-longer": same start, steps, data and
+# Stage 10 ("x4-v10-spectacles", not shipped: the same Solvay faces worse and more held-out faces
+# worse, model card "Stage 10"): stage 9's twin ("x4-v9-longer": same start, steps, data and
 # seed) with an eyeglass frame drawn over the eyes of 30% of the training faces
 # (degrade.spectacles, its own random stream, so every other draw is the twin's): the Solvay
 # faces every x4 left worse than bicubic wear spectacles, and few training faces do.
