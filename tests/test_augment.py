@@ -79,11 +79,10 @@ def test_spectacles_draw_from_their_own_stream():
     np.testing.assert_array_equal(never, without)
 
 
-def test_spectacles_probability_is_checked(tmp_path):
-    path = tmp_path / "config.toml"
-    path.write_text("[degrade]\nspectacles = 1.5\n")
+def test_spectacles_probability_is_checked():
+    assert load_config(None, ["degrade.spectacles=0.3"]).degrade.spectacles == 0.3
     with pytest.raises(ConfigError, match="degrade.spectacles"):
-        load_config(path)
+        load_config(None, ["degrade.spectacles=1.5"])
     with pytest.raises(ValueError, match="spectacles"):
         Augmentation(spectacles=-0.1)
 
