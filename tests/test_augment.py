@@ -44,21 +44,18 @@ def test_augmentation_is_seeded_and_each_part_does_its_job():
         Augmentation(jitter=2)
 
 
-
 def test_spectacles_are_drawn_over_the_eyes_only_and_seeded():
-    """A frame over the template's eyes: pixels change only in a band about the eye line and
-    between the crop's sides' margins; the rims darken a light face; seeds draw other frames."""
+    """A frame over the template's eyes: pixels change only in a band about the eye line, the
+    rims darken a light face, and seeds draw other frames."""
     side = 128
     face = tf.fill((side, side, 3), 0.8)
     a = draw_spectacles(face, tf.constant([1, 2], tf.int64)).numpy()
     np.testing.assert_array_equal(a, draw_spectacles(face, tf.constant([1, 2], tf.int64)).numpy())
     assert not np.array_equal(a, draw_spectacles(face, tf.constant([1, 3], tf.int64)).numpy())
     changed = np.abs(a - np.float32(0.8)).max(axis=-1) > 0
-    ys, xs = np.nonzero(changed)
     eye_y = CANONICAL_TEMPLATE[0, 1] * side
     eye_distance = (CANONICAL_TEMPLATE[1, 0] - CANONICAL_TEMPLATE[0, 0]) * side
     assert changed.sum() > 100  # a frame, not a speck
-    assert ys.min() > eye_y - 0.6 * eye_distance and ys.max() < eye_y + 0.6 * eye_distance
     assert a[changed].min() < 0.7  # a frame darker than this light skin, not a faint tint
     mouth_and_forehead = np.r_[0 : int(eye_y - 0.6 * eye_distance), int(eye_y + 0.6 * eye_distance) : side]
     np.testing.assert_array_equal(a[mouth_and_forehead], np.float32(0.8))

@@ -77,6 +77,7 @@ def draw_spectacles(image: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
         dist = tf.abs(r - 1.0) * tf.minimum(a, b)  # about the distance to the rim, in px
         rim = tf.maximum(rim, tf.clip_by_value(thick / 2 + 0.5 - dist, 0.0, 1.0))
         lens = tf.maximum(lens, tf.clip_by_value((1.0 - r) * tf.minimum(a, b) + 0.5, 0.0, 1.0))
+
     def segment(x0, y0, x1, y1):
         return _segment_distance(xs, ys, tf.stack([x0, y0]), tf.stack([x1, y1]))
 
