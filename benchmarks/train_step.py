@@ -1,7 +1,7 @@
 """Seconds per training step (GAN phase and pixel pre-training) at batch 16, LR 32 -> HR 128.
 
     python benchmarks/train_step.py [--steps 10] [--generators edge srresnet]
-        [--discriminators srgan patch] [--encoders none sface sface+faceres]
+        [--discriminators srgan patch unet] [--encoders none sface sface+faceres]
 
 Synthetic batches (timing does not depend on content); the first step (graph tracing) is
 excluded; the median of the rest is printed. ``ratio`` is the GAN step over the pixel step.
@@ -40,7 +40,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--generators", nargs="+", default=["edge", "srresnet"])
-    p.add_argument("--discriminators", nargs="+", default=["srgan", "patch"])
+    p.add_argument("--discriminators", nargs="+", default=["srgan", "patch", "unet"])
     p.add_argument("--encoders", nargs="+", default=["none"])
     args = p.parse_args()
     hr = tf.random.stateless_uniform((args.batch_size, 128, 128, 3), (0, 1))

@@ -34,9 +34,10 @@ class ModelConfig:
     scale: int = 4
     blocks: int = 0  # 0: the generator's default
     filters: int = 0  # 0: the generator's default
-    discriminator: str = "srgan"  # srgan (SRGAN's, dense head) | patch (light, spectral norm)
-    disc_filters: int = 0  # 0: 64 for srresnet, 32 for edge
-    # auto | batch | spectral | none  (auto: none for WGANs, else batch for srgan, spectral for patch)
+    # srgan (SRGAN's, dense head) | patch | unet (both light, spectral norm, dense logits)
+    discriminator: str = "srgan"
+    disc_filters: int = 0  # 0: 16 for unet; else 64 for srresnet, 32 for edge
+    # auto | batch | spectral | none  (auto: none for WGANs, batch for srgan, else spectral)
     disc_norm: str = "auto"
 
     def check(self) -> None:

@@ -80,6 +80,7 @@ GENERATORS = Registry("generator", {
 DISCRIMINATORS = Registry("discriminator", {
     "srgan": "keras_facesr.models.archs.discriminator:SRGAN",
     "patch": "keras_facesr.models.archs.discriminator:PATCH",
+    "unet": "keras_facesr.models.archs.discriminator:UNET",
 })
 ADVERSARIAL_LOSSES = Registry("adversarial loss", {
     name: f"keras_facesr.models.losses:{attr}"

@@ -19,6 +19,8 @@
 #                                                         feature-level SFace term)
 #   STAGE10_ONLY=1 bash scripts/train_default_models.sh  (stage 10: stage 9's twin with
 #                                                         spectacles drawn on 30% of the faces)
+#   STAGE11_ONLY=1 bash scripts/train_default_models.sh  (stage 11: stage 9's twin with the
+#                                                         U-Net discriminator)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -229,6 +231,14 @@ fi
 # faces every x4 left worse than bicubic wear spectacles, and few training faces do.
 if [ -n "${STAGE10_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v10-spectacles" "${STAGE10_STEPS:-800}" "${v9[@]}" --set degrade.spectacles=0.3
+  exit
+fi
+# Stage 11 ("x4-v11-unet"): stage 9's twin ("x4-v9-longer": same start, steps, data and seed)
+# with the light U-Net discriminator (model.discriminator = "unet": a logit per 2x2 HR block,
+# 0.27 M parameters, spectral norm) in place of the patch critic, the GAN term as before
+# (RaGAN, lambda_0 = 1e-3): the design's GAN with a critic that judges every part of the face.
+if [ -n "${STAGE11_ONLY:-}" ]; then
+  fit_run "$RUNS/x4-v11-unet" "${STAGE11_STEPS:-800}" "${v9[@]}" --set model.discriminator='"unet"'
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then

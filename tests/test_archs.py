@@ -82,3 +82,13 @@ def test_patch_discriminator_is_light_and_judges_patches():
     assert any(isinstance(layer, keras.layers.SpectralNormalization) for layer in d.layers)
     with pytest.raises(ValueError, match="unknown discriminator 'vgg'"):
         build_discriminator(128, kind="vgg")
+
+
+def test_unet_discriminator_is_light_and_judges_every_2x2_block():
+    d = build_discriminator(128, 16, "spectral", kind="unet")
+    assert d.count_params() < 1_000_000
+    assert d.output.shape == (None, 64, 64, 1)
+    assert sum(isinstance(layer, keras.layers.SpectralNormalization) for layer in d.layers) == 7
+    assert d(np.zeros((2, 128, 128, 3), np.float32), training=True).shape == (2, 64, 64, 1)
+    with pytest.raises(ValueError, match="divisible by 16, not 120"):
+        build_discriminator(120, kind="unet")

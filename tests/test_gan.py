@@ -97,16 +97,25 @@ def test_identity_guard_term_is_logged_and_needs_an_encoder(tmp_path):
     assert off.identity_guard == 0 and any("identity" in n for n in notes)
 
 
+@pytest.mark.parametrize("kind", ["patch", "unet"])
 @pytest.mark.parametrize("gan_type", ["ragan", "wgan-gp", "hinge"])
-def test_patch_discriminator_trains_with_every_loss(gan_type):
+def test_dense_discriminators_train_with_every_loss(kind, gan_type):
     gan = build_gan(load_config(None, [f"loss.gan={gan_type}", "loss.identity=0", "loss.content=0",
-                                       "train.hr_size=32", "model.discriminator=patch",
+                                       "train.hr_size=32", f"model.discriminator={kind}",
                                        "model.disc_filters=4", "model.blocks=1", "model.filters=8"]))
-    assert len(gan.discriminator.output.shape) == 4  # one logit per patch
+    assert len(gan.discriminator.output.shape) == 4  # one logit per patch / 2x2 block
     d0 = [w.copy() for w in gan.discriminator.get_weights()]
     logs = gan.train_step(_batch())
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert any(np.abs(a - b).max() > 0 for a, b in zip(d0, gan.discriminator.get_weights(), strict=True))
+
+
+def test_unet_takes_its_own_width_unless_one_is_set():
+    sets = ["loss.identity=0", "loss.content=0", "train.hr_size=32", "model.discriminator=unet",
+            "model.blocks=1", "model.filters=8"]
+    widths = [build_gan(load_config(None, [*sets, f"model.disc_filters={f}"]))
+              .discriminator.get_layer("conv0").filters for f in (0, 8)]
+    assert widths == [16, 8]
 
 
 def test_encoder_none_turns_the_identity_terms_off_whatever_is_installed():

@@ -138,10 +138,11 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     m, t, loss = cfg.model, cfg.train, cfg.loss
     generator = build_generator(m.generator, m.scale, m.blocks, m.filters)
     adversarial = ADVERSARIAL_LOSSES.get(loss.gan)
+    spec = DISCRIMINATORS.get(m.discriminator)
     norm = m.disc_norm
     if norm == "auto":
-        norm = "none" if adversarial.critic else DISCRIMINATORS.get(m.discriminator).default_norm
-    disc_filters = m.disc_filters or (64 if m.generator == "srresnet" else 32)
+        norm = "none" if adversarial.critic else spec.default_norm
+    disc_filters = m.disc_filters or spec.default_filters or (64 if m.generator == "srresnet" else 32)
     discriminator = build_discriminator(
         t.hr_size, disc_filters, norm,
         clip_value=loss.clip_value if adversarial.weight_clipping else None, kind=m.discriminator,
