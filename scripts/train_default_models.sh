@@ -233,8 +233,9 @@ if [ -n "${STAGE10_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v10-spectacles" "${STAGE10_STEPS:-800}" "${v9[@]}" --set degrade.spectacles=0.3
   exit
 fi
-# Stage 11 ("x4-v11-unet"): stage 9's twin ("x4-v9-longer": same start, steps, data and seed)
-# with the light U-Net discriminator (model.discriminator = "unet": a logit per 2x2 HR block,
+# Stage 11 ("x4-v11-unet", not shipped: as much gain as its twin, more faces worse, model card
+# "Stage 11"): stage 9's twin ("x4-v9-longer": same start, steps, data and seed) with the light
+# U-Net discriminator (model.discriminator = "unet": a logit per 2x2 HR block,
 # 0.27 M parameters, spectral norm) in place of the patch critic, the GAN term as before
 # (RaGAN, lambda_0 = 1e-3): the design's GAN with a critic that judges every part of the face.
 if [ -n "${STAGE11_ONLY:-}" ]; then
