@@ -110,12 +110,16 @@ def test_dense_discriminators_train_with_every_loss(kind, gan_type):
     assert any(np.abs(a - b).max() > 0 for a, b in zip(d0, gan.discriminator.get_weights(), strict=True))
 
 
-def test_unet_takes_its_own_width_unless_one_is_set():
+def test_unet_takes_its_own_width_unless_one_is_set_and_refuses_sizes_it_cannot_take():
+    from keras_facesr.config import ConfigError
+
     sets = ["loss.identity=0", "loss.content=0", "train.hr_size=32", "model.discriminator=unet",
             "model.blocks=1", "model.filters=8"]
     widths = [build_gan(load_config(None, [*sets, f"model.disc_filters={f}"]))
               .discriminator.get_layer("conv0").filters for f in (0, 8)]
     assert widths == [16, 8]
+    with pytest.raises(ConfigError, match=r"^model.discriminator = 'unet': .*divisible by 16, not 120$"):
+        build_gan(load_config(None, [*sets, "train.hr_size=120"]))
 
 
 def test_encoder_none_turns_the_identity_terms_off_whatever_is_installed():

@@ -143,10 +143,13 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     if norm == "auto":
         norm = "none" if adversarial.critic else spec.default_norm
     disc_filters = m.disc_filters or spec.default_filters or (64 if m.generator == "srresnet" else 32)
-    discriminator = build_discriminator(
-        t.hr_size, disc_filters, norm,
-        clip_value=loss.clip_value if adversarial.weight_clipping else None, kind=m.discriminator,
-    )
+    try:
+        discriminator = build_discriminator(
+            t.hr_size, disc_filters, norm,
+            clip_value=loss.clip_value if adversarial.weight_clipping else None, kind=m.discriminator,
+        )
+    except ValueError as e:  # a size or width the builder cannot take, said by the builder
+        raise ConfigError(f"model.discriminator = {m.discriminator!r}: {e}") from None
     gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
     betas = adversarial.adam_betas
     gan.compile(
