@@ -1,0 +1,81 @@
+"""scripts/train_default_models.sh is the exact record of the bundled models' training: the
+commands it runs, checked with ``keras-facesr`` replaced by a stub that writes them down."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train_default_models.sh"
+
+
+def _glasses() -> list[str]:
+    """The GLASSES array of the script: SOURCE/FILE names of the registry's faces."""
+    body = re.search(r"^GLASSES=\((.*?)\)", SCRIPT.read_text(), re.S | re.M).group(1)
+    return shlex.split(body)
+
+
+def _run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.txt"
+    bin_dir.mkdir(exist_ok=True)
+    stub = bin_dir / "keras-facesr"
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n')
+    stub.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
+    done = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "runs")], env=env,
+                          capture_output=True, text=True, cwd=SCRIPT.parents[1])
+    calls = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    return done, calls
+
+
+def _data(args: list[str]) -> list[str]:
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--data"]
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    root = tmp_path / "cache"
+    for face in _glasses():
+        source, name = face.split("/")
+        path = root / "datasets" / source / "faces" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"face")
+    return root
+
+
+def test_stage12_links_the_glasses_faces_and_weights_them(tmp_path, cache):
+    done, calls = _run(tmp_path, {"STAGE12_ONLY": "1", "KERAS_FACESR_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr
+    glasses = tmp_path / "runs" / "glasses-faces"
+    assert [c[:1] for c in calls] == [["fit"]]
+    assert _data(calls[0]) == ["nba", "faces:6", f"{glasses}:18"]
+    links = sorted(glasses.iterdir())
+    # each link keeps its file's name, so the hash split treats it as its own source does
+    assert sorted(p.name for p in links) == sorted(f.split("/")[1] for f in _glasses())
+    assert all(p.is_symlink() and p.resolve().is_relative_to(cache.resolve()) for p in links)
+
+
+def test_a_resumed_run_is_given_every_data_option_again(tmp_path, cache):
+    run = tmp_path / "runs" / "x4-v12-glasses"
+    run.mkdir(parents=True)
+    (run / "config.toml").write_text("")
+    done, calls = _run(tmp_path, {"STAGE12_ONLY": "1", "KERAS_FACESR_CACHE": str(cache)})
+    assert done.returncode == 0, done.stderr
+    glasses = tmp_path / "runs" / "glasses-faces"
+    assert calls == [["fit", "--data", "nba", "--data", "faces:6", "--data", f"{glasses}:18",
+                      "--output", str(run), "--resume", "--steps", "800"]]
+
+
+def test_stage12_without_the_faces_says_which_and_runs_nothing(tmp_path, cache):
+    missing = _glasses()[3]
+    (cache / "datasets" / missing.replace("/", "/faces/")).unlink()
+    done, calls = _run(tmp_path, {"STAGE12_ONLY": "1", "KERAS_FACESR_CACHE": str(cache)})
+    assert done.returncode != 0
+    assert calls == []
+    assert missing in done.stderr and "data fetch faces" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
