@@ -166,6 +166,10 @@ class TrainConfig:
     # a generator file (.keras, same architecture) to start from instead of random weights:
     # fine-tuning, e.g. a bundled model on your own faces
     init: str = ""
+    # momentum of an exponential moving average of the generator's weights (Keras' use_ema),
+    # updated every generator step and written as the run's generator.keras; 0 disables.
+    # Checkpoints keep the raw weights (and the average, in the optimizer state).
+    ema: float = 0.0
 
     def check(self) -> None:
         for key in ("steps", "batch_size", "steps_per_epoch", "d_steps"):
@@ -174,6 +178,8 @@ class TrainConfig:
         _at_least("train.hr_size", self.hr_size, 16)
         if not 0 <= self.d_threshold < 1:
             raise ConfigError(f"train.d_threshold = {self.d_threshold!r}: must be in [0, 1)")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"train.ema = {self.ema!r}: must be in [0, 1) (0: no average)")
         _one_of("train.strategy", self.strategy, STRATEGIES)
         _one_of("train.precision", self.precision, PRECISIONS)
 

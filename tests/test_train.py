@@ -225,3 +225,43 @@ def test_init_starts_from_a_saved_generator_and_rejects_another_architecture(ima
     r = run_cli("fit", "--data", str(image_dir), "--output", str(tmp_path / "run2"), "--steps", "1",
                 "--set", f'train.init="{tmp_path / "other.keras"}"', *TINY)
     assert r.returncode == 1 and "architecture differs" in r.stderr
+
+
+def test_ema_writes_the_moving_average_and_checkpoints_keep_the_raw_weights(image_dir, tmp_path):
+    from keras_facesr.train.checkpoint import KEEP
+
+    out = tmp_path / "run"
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--steps", str(KEEP),
+                "--set", "train.steps_per_epoch=1", "--set", "train.ema=0.5",
+                "--set", "train.g_lr=1e-2", "--set", "loss.adversarial=0", *TINY)
+    assert r.returncode == 0, r.stderr
+    assert "moving average of its weights (train.ema = 0.5)" in r.stdout
+    # one checkpoint a step: the raw weights w1..wK; the average starts at w1 and then
+    # a_k = 0.5 * a_(k-1) + 0.5 * w_k (Keras' use_ema)
+    import keras
+
+    raw = []
+    for step in range(1, KEEP + 1):
+        g = keras.models.clone_model(load_generator(out / "generator.keras"))
+        g.load_weights(out / "checkpoints" / f"ckpt-{step:07d}" / "generator.weights.h5")
+        raw.append(g.get_weights())
+    average = raw[0]
+    for w in raw[1:]:
+        average = [0.5 * a + 0.5 * b for a, b in zip(average, w, strict=True)]
+    written = load_generator(out / "generator.keras").get_weights()
+    for a, b in zip(written, average, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(written, raw[-1], strict=True))
+    # a resumed run goes on from the raw weights and the saved average
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--resume",
+                "--steps", str(KEEP + 1))
+    assert r.returncode == 0, r.stderr
+    g = keras.models.clone_model(load_generator(out / "generator.keras"))
+    g.load_weights(out / "checkpoints" / f"ckpt-{KEEP + 1:07d}" / "generator.weights.h5")
+    resumed = load_generator(out / "generator.keras").get_weights()
+    for a, b, w in zip(resumed, written, g.get_weights(), strict=True):
+        np.testing.assert_allclose(a, 0.5 * b + 0.5 * w, rtol=1e-5, atol=1e-6)
+    # a run cannot change whether it averages on resume: one clear line
+    r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--resume",
+                "--steps", str(KEEP + 2), "--set", "train.ema=0")
+    assert r.returncode == 1 and "optimizer 'g'" in r.stderr and len(r.stderr.strip().splitlines()) == 1

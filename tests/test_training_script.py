@@ -22,9 +22,12 @@ def _glasses() -> list[str]:
 
 def _run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.txt"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     stub = bin_dir / "keras-facesr"
-    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n')
+    # the stub writes its command down and, as fit does, starts the run folder (config.toml)
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n'
+                    'while [ "$#" -gt 0 ]; do [ "$1" = --output ] && mkdir -p "$2" && '
+                    'touch "$2/config.toml"; shift; done\n')
     stub.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
     done = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "runs")], env=env,
@@ -79,3 +82,18 @@ def test_stage12_without_the_faces_says_which_and_runs_nothing(tmp_path, cache):
     assert calls == []
     assert missing in done.stderr and "data fetch faces" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_stage13_is_stage9s_twin_with_the_weight_average_then_longer(tmp_path):
+    _, stage9 = _run(tmp_path / "a", {"STAGE9_ONLY": "1"})
+    done, stage13 = _run(tmp_path / "b", {"STAGE13_ONLY": "1"})
+    assert done.returncode == 0, done.stderr
+    twin, = [c for c in stage9 if "x4-v9-longer" in c[c.index("--output") + 1]]
+    ema, longer = stage13
+    i = twin.index("--output")
+    runs = tmp_path / "b" / "runs"
+    assert ema == twin[:i] + ["--set", "train.ema=0.999", "--output", str(runs / "x4-v13-ema")] + twin[i + 2:]
+    # the longer run is a copy of that run's folder, resumed
+    assert longer == ["fit", "--data", "nba", "--data", "faces:6", "--output",
+                      str(runs / "x4-v13-ema-3000"), "--resume", "--steps", "3000"]
+    assert (runs / "x4-v13-ema-3000" / "config.toml").is_file()

@@ -153,7 +153,8 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
     betas = adversarial.adam_betas
     gan.compile(
-        g_optimizer=keras.optimizers.Adam(t.g_lr, **betas),
+        g_optimizer=keras.optimizers.Adam(t.g_lr, **betas, use_ema=t.ema > 0,
+                                          ema_momentum=t.ema or 0.99),
         d_optimizer=keras.optimizers.Adam(t.d_lr, **betas),
         gan_type=loss.gan,
         loss_weights=weights or loss_weights(cfg),
@@ -332,6 +333,9 @@ def fit(
             f"{output / 'checkpoints'} (lower the learning rates and --resume)"
         )
 
+    if t.ema > 0:  # the run's generator is the average; checkpoints keep the raw weights
+        gan.g_optimizer.finalize_variable_values(gan.generator.trainable_variables)
+        echo(f"generator: the moving average of its weights (train.ema = {t.ema:g})")
     weights_sha256 = hashlib.sha256(b"".join(
         np.ascontiguousarray(w).tobytes() for w in gan.generator.get_weights())).hexdigest()
     echo(f"generator weights sha256 {weights_sha256[:16]}"
