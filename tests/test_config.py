@@ -30,6 +30,8 @@ def test_toml_file_and_overrides(tmp_path):
         ("train.hr_size=102", "train.hr_size = 102"),
         ("degrade.jpeg_quality=[90, 10]", "degrade.jpeg_quality"),
         ("degrade.native_size=[30, 20]", "degrade.native_size"),
+        ("train.ema=1", "train.ema = 1"),
+        ("train.ema=-0.5", "train.ema = -0.5"),
     ],
 )
 def test_errors_name_key_and_value(override, message):
