@@ -277,7 +277,7 @@ fi
 # Stage 13 ("x4-v13-ema"): stage 9's twin ("x4-v9-longer": the same start, steps, data and seed)
 # whose generator is the exponential moving average of its weights (train.ema = 0.999, BasicSR's
 # and Real-ESRGAN's ema_decay; Keras' use_ema): every 800-step continuation of the shipped x4
-# (stages 9-12) lost 0.04-0.10 dB PSNR in every cell, and an average of weights smooths the
+# (stages 9-12) lost 0.04-0.11 dB PSNR in every cell, and an average of weights smooths the
 # steps' noise. At 800 steps 0.999**800 = 45% of the average is still the start (the shipped x4).
 if [ -n "${STAGE13_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v13-ema" "${STAGE13_STEPS:-800}" "${v9[@]}" --set train.ema=0.999

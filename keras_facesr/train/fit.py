@@ -153,6 +153,7 @@ def build_gan(cfg: Config, encoder=None, content=None, weights: LossWeights | No
     gan = FaceSRGAN(generator, discriminator, encoder, content, scale=m.scale)
     betas = adversarial.adam_betas
     gan.compile(
+        # train.ema: Keras keeps the average in the optimizer (0.99, its default, when unused)
         g_optimizer=keras.optimizers.Adam(t.g_lr, **betas, use_ema=t.ema > 0,
                                           ema_momentum=t.ema or 0.99),
         d_optimizer=keras.optimizers.Adam(t.d_lr, **betas),
