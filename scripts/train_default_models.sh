@@ -24,7 +24,8 @@
 #   STAGE12_ONLY=1 bash scripts/train_default_models.sh  (stage 12: stage 9's twin with the
 #                                                         registry's spectacle wearers weighted up)
 #   STAGE13_ONLY=1 bash scripts/train_default_models.sh  (stage 13: stage 9's twin, its
-#                                                         generator the moving average of its weights)
+#                                                         generator the moving average of its
+#                                                         weights; then to 3,000 and 4,500 steps)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -286,6 +287,9 @@ if [ -n "${STAGE13_ONLY:-}" ]; then
   # start: does the average let the recipe train longer without the PSNR the raw weights lose?
   if [ ! -d "$RUNS/x4-v13-ema-3000" ]; then cp -r "$RUNS/x4-v13-ema" "$RUNS/x4-v13-ema-3000"; fi
   fit_run "$RUNS/x4-v13-ema-3000" "${STAGE13_LONGER_STEPS:-3000}" "${v9[@]}"
+  # "x4-v13-ema-4500": that one's folder at 3,000 steps continued to 4,500 the same way
+  if [ ! -d "$RUNS/x4-v13-ema-4500" ]; then cp -r "$RUNS/x4-v13-ema-3000" "$RUNS/x4-v13-ema-4500"; fi
+  fit_run "$RUNS/x4-v13-ema-4500" 4500 "${v9[@]}"
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then

@@ -89,11 +89,13 @@ def test_stage13_is_stage9s_twin_with_the_weight_average_then_longer(tmp_path):
     done, stage13 = _run(tmp_path / "b", {"STAGE13_ONLY": "1"})
     assert done.returncode == 0, done.stderr
     twin, = [c for c in stage9 if "x4-v9-longer" in c[c.index("--output") + 1]]
-    ema, longer = stage13
+    ema, longer, longest = stage13
     i = twin.index("--output")
     runs = tmp_path / "b" / "runs"
     assert ema == twin[:i] + ["--set", "train.ema=0.999", "--output", str(runs / "x4-v13-ema")] + twin[i + 2:]
-    # the longer run is a copy of that run's folder, resumed
+    # the longer runs are copies of the run before's folder, resumed
     assert longer == ["fit", "--data", "nba", "--data", "faces:6", "--output",
                       str(runs / "x4-v13-ema-3000"), "--resume", "--steps", "3000"]
+    assert longest == [*longer[:6], str(runs / "x4-v13-ema-4500"), "--resume", "--steps", "4500"]
     assert (runs / "x4-v13-ema-3000" / "config.toml").is_file()
+    assert (runs / "x4-v13-ema-4500" / "config.toml").is_file()
