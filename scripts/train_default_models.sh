@@ -286,7 +286,7 @@ if [ -n "${STAGE13_ONLY:-}" ]; then
   # state, data stream) continued to 3,000 steps, where 0.999**3000 = 5% of the average is the
   # start: does the average let the recipe train longer without the PSNR the raw weights lose?
   if [ ! -d "$RUNS/x4-v13-ema-3000" ]; then cp -r "$RUNS/x4-v13-ema" "$RUNS/x4-v13-ema-3000"; fi
-  fit_run "$RUNS/x4-v13-ema-3000" "${STAGE13_LONGER_STEPS:-3000}" "${v9[@]}"
+  fit_run "$RUNS/x4-v13-ema-3000" 3000 "${v9[@]}"
   # "x4-v13-ema-4500": that one's folder at 3,000 steps continued to 4,500 the same way
   if [ ! -d "$RUNS/x4-v13-ema-4500" ]; then cp -r "$RUNS/x4-v13-ema-3000" "$RUNS/x4-v13-ema-4500"; fi
   fit_run "$RUNS/x4-v13-ema-4500" 4500 "${v9[@]}"
