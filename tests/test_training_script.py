@@ -24,15 +24,17 @@ def _run(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProce
     bin_dir, log = tmp_path / "bin", tmp_path / "calls.txt"
     bin_dir.mkdir(parents=True, exist_ok=True)
     stub = bin_dir / "keras-facesr"
-    # the stub writes its command down and, as fit does, starts the run folder (config.toml)
-    stub.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\n'
+    # the stub writes its command down (its arguments split by the unit separator, so that a
+    # value with spaces stays whole) and, as fit does, starts the run folder (config.toml)
+    stub.write_text(f'#!/bin/sh\nprintf "%s\\037" "$@" >> "{log}"\necho >> "{log}"\n'
                     'while [ "$#" -gt 0 ]; do [ "$1" = --output ] && mkdir -p "$2" && '
                     'touch "$2/config.toml"; shift; done\n')
     stub.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **env}
     done = subprocess.run(["bash", str(SCRIPT), str(tmp_path / "runs")], env=env,
                           capture_output=True, text=True, cwd=SCRIPT.parents[1])
-    calls = [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+    lines = log.read_text().splitlines() if log.exists() else []
+    calls = [line.rstrip("\x1f").split("\x1f") for line in lines]
     return done, calls
 
 
@@ -99,3 +101,40 @@ def test_stage13_is_stage9s_twin_with_the_weight_average_then_longer(tmp_path):
     assert longest == [*longer[:6], str(runs / "x4-v13-ema-4500"), "--resume", "--steps", "4500"]
     assert (runs / "x4-v13-ema-3000" / "config.toml").is_file()
     assert (runs / "x4-v13-ema-4500" / "config.toml").is_file()
+
+
+def test_stage14_continues_the_shipped_x8_on_its_own_recipe_with_the_weight_average(tmp_path):
+    from keras_facesr.config import load_config
+
+    done, calls = _run(tmp_path, {"STAGE14_ONLY": "1"})
+    assert done.returncode == 0, done.stderr
+    run, = calls
+    assert run[run.index("--output") + 1] == str(tmp_path / "runs" / "x8-v14-ema")
+    assert _data(run) == ["nba", "faces:6"]
+    # the settings as fit resolves them: every --set in order (the last of a key wins), then
+    # the shortcut options
+    sets = [run[i + 1] for i, a in enumerate(run[:-1]) if a == "--set"]
+    shortcuts = {"--steps": "train.steps", "--batch-size": "train.batch_size", "--scale": "model.scale"}
+    sets += [f"{key}={run[run.index(opt) + 1]}" for opt, key in shortcuts.items()]
+    cfg = load_config(overrides=sets)
+    assert (cfg.model.scale, cfg.train.steps, cfg.train.batch_size) == (8, 3000, 16)
+    assert cfg.train.init == "keras_facesr/weights/facesr_edge_x8.keras"
+    assert (cfg.train.g_lr, cfg.train.ema, cfg.train.pretrain_steps) == (1e-4, 0.999, 0)
+    assert (cfg.loss.identity, cfg.loss.encoder, cfg.loss.adversarial) == (0.03, "sface", 0.0)
+    # stage 7's recipe had no framing or colour augmentation
+    assert (cfg.degrade.jitter, cfg.degrade.grey, cfg.degrade.gamma, cfg.degrade.native_size) == (
+        0.0, 0.0, 0.0, [])
+    assert cfg.degrade.resize == ["area", "bilinear"] and cfg.degrade.antialias is False
+
+
+def test_stage15_is_stage13s_longer_run_without_the_gan_term(tmp_path):
+    _, stage13 = _run(tmp_path / "a", {"STAGE13_ONLY": "1"})
+    done, stage15 = _run(tmp_path / "b", {"STAGE15_ONLY": "1"})
+    assert done.returncode == 0, done.stderr
+    ema, longer, _ = stage13
+    first, resumed = stage15
+    out = str(tmp_path / "b" / "runs" / "x4-v15-ema-nogan")
+    i = ema.index("--output")
+    # the same run as stage 13's to step 800, lambda_0 = 0 added, then resumed to 3,000 as it was
+    assert first == ema[:i] + ["--set", "loss.adversarial=0", "--output", out] + ema[i + 2:]
+    assert resumed == [*longer[:6], out, *longer[7:]]
