@@ -265,3 +265,50 @@ def test_ema_writes_the_moving_average_and_checkpoints_keep_the_raw_weights(imag
     r = run_cli("fit", "--data", str(image_dir), "--output", str(out), "--resume",
                 "--steps", str(KEEP + 2), "--set", "train.ema=0")
     assert r.returncode == 1 and "optimizer 'g'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_records_its_faces_and_a_resume_on_other_faces_says_so(image_dir, tmp_path):
+    import shutil
+
+    import cv2
+    from conftest import smooth_face_like
+
+    out = tmp_path / "run"
+    args = ["--output", str(out), "--set", "train.steps_per_epoch=2", *TINY]
+    r = run_cli("fit", "--data", str(image_dir), "--steps", "2", *args)
+    assert r.returncode == 0, r.stderr
+
+    def record() -> list[dict]:
+        return json.loads((out / "data.json").read_text())["data"]
+
+    first, = record()
+    assert first["step"] == 0 and len(first["sources"]) == 1
+    assert first["sources"][0]["source"] == str(image_dir)
+    assert first["sources"][0]["train"] + first["sources"][0]["val"] == 12
+    # the same faces in another folder are the same data: nothing said, nothing added
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(image_dir, moved)
+    r = run_cli("fit", "--data", str(moved), "--output", str(out), "--resume", "--steps", "4")
+    assert r.returncode == 0, r.stderr
+    assert "note: --data" not in r.stdout and record() == [first]
+    # one face more: the run goes on, says so, and records from which step
+    cv2.imwrite(str(moved / "a" / "99.png"), smooth_face_like(np.random.default_rng(1), 64))
+    r = run_cli("fit", "--data", str(moved), "--output", str(out), "--resume", "--steps", "6")
+    assert r.returncode == 0, r.stderr
+    was, now = record()
+    assert was == first and now["step"] == 4 and now["sha256"] != first["sha256"]
+    counts = now["sources"][0]
+    assert counts["train"] + counts["val"] == 13
+    assert ("note: --data holds other faces than this run trained on until step 4 "
+            f"({image_dir}: {first['sources'][0]['train']} training / {first['sources'][0]['val']} "
+            f"validation faces; now {moved}: {counts['train']} training / {counts['val']} validation "
+            "faces)") in r.stdout
+
+
+def test_a_data_record_this_version_did_not_write_is_a_one_line_error(tmp_path):
+    from keras_facesr.train.run import RunError, record_data
+
+    (tmp_path / "data.json").write_text("[1, 2")
+    with pytest.raises(RunError, match=r"data\.json: not a data record") as e:
+        record_data(tmp_path, 10, {"sources": [], "sha256": "x"}, print)
+    assert "\n" not in str(e.value)

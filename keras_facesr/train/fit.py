@@ -3,6 +3,7 @@
 A run folder holds::
 
     config.toml        the resolved configuration
+    data.json          the faces it trained on (sources, counts, a fingerprint), from which step
     checkpoints/       crash-safe checkpoints (see keras_facesr.train.checkpoint)
     logs/              TensorBoard events;  history[_pretrain].csv  per-epoch metrics
     samples/           bicubic | SR | HR grids on validation faces
@@ -45,7 +46,7 @@ from keras_facesr.recognition.encoders import (
 from keras_facesr.registry import ADVERSARIAL_LOSSES, DISCRIMINATORS
 from keras_facesr.train import callbacks as cb
 from keras_facesr.train.checkpoint import latest_checkpoint, load_checkpoint
-from keras_facesr.train.run import RunError, is_chief
+from keras_facesr.train.run import RunError, data_fingerprint, is_chief, record_data
 
 
 def select_strategy(name: str) -> tf.distribute.Strategy:
@@ -231,6 +232,7 @@ def fit(
         gan.g_optimizer.learning_rate.assign(t.g_lr)
         gan.d_optimizer.learning_rate.assign(t.d_lr)
         echo(f"resumed from {ckpt} at step {state['step']} (g_lr {t.g_lr:g}, d_lr {t.d_lr:g})")
+    record_data(output, int(state["step"]), data_fingerprint(sources, splits), echo)
 
     degradation = Degradation.from_config(cfg.degrade, cfg.model.scale)
     augmentation = Augmentation.from_config(cfg.degrade)

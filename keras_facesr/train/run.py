@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from keras_facesr.config import Config, load_config
@@ -53,3 +55,48 @@ def prepare_run(output: Path, config: str | None, overrides: list[str], resume: 
         output.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(saved, cfg.to_toml().encode())
     return cfg
+
+
+DATA_RECORD = "data.json"
+
+
+def data_fingerprint(sources: Sequence, splits: Sequence) -> dict:
+    """What a run trains and validates on: each source (``DataSource``) with its weight and face
+    counts, and a SHA-256 of every file's name within its source, size and weight, in order: the
+    same faces in another cache folder give the same fingerprint, a re-cropped or added face not."""
+    digest, rows = hashlib.sha256(), []
+    for source, part in zip(sources, splits, strict=True):
+        rows.append({"source": str(source), "train": len(part.train), "val": len(part.val)})
+        for kind, files in (("train", part.train), ("val", part.val)):
+            for f in map(Path, files):
+                rel = f.relative_to(source.path) if f.is_relative_to(source.path) else f.name
+                digest.update(f"{kind}\t{source.weight:g}\t{rel}\t{f.stat().st_size}\n".encode())
+    return {"sources": rows, "sha256": digest.hexdigest()}
+
+
+def _describe(entry: dict) -> str:
+    train = sum(r["train"] for r in entry["sources"])
+    val = sum(r["val"] for r in entry["sources"])
+    return f"{', '.join(r['source'] for r in entry['sources'])}: {train} training / {val} validation faces"
+
+
+def record_data(output: Path, step: int, fingerprint: dict, echo: Callable[[str], None]) -> None:
+    """Keep ``data.json``, the run's data from the step it was first trained on: a run resumed
+    on other faces (files added to a folder, a source added to a group, faces re-cropped) goes
+    on, says so, and the record gains the step and the new data."""
+    path = output / DATA_RECORD
+    try:  # a run that starts afresh (step 0) starts a new record
+        record = json.loads(path.read_text()) if step and path.is_file() else {"data": []}
+        last = record["data"][-1] if record["data"] else None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise RunError(f"{path}: not a data record this version wrote ({e})") from None
+    if last is not None and last["sha256"] == fingerprint["sha256"]:
+        return
+    if last is not None:
+        same = _describe(last) == _describe(fingerprint)
+        echo(f"note: --data holds other faces than this run trained on until step {step} "
+             f"({_describe(last)}; now {_describe(fingerprint)}"
+             f"{': the same counts, other files' if same else ''}); {path} records both")
+    record["data"].append({"step": step, **fingerprint})
+    if is_chief():
+        write_bytes_atomic(path, json.dumps(record, indent=1).encode())
