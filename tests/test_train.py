@@ -308,7 +308,8 @@ def test_a_run_records_its_faces_and_a_resume_on_other_faces_says_so(image_dir, 
 def test_a_data_record_this_version_did_not_write_is_a_one_line_error(tmp_path):
     from keras_facesr.train.run import RunError, record_data
 
-    (tmp_path / "data.json").write_text("[1, 2")
-    with pytest.raises(RunError, match=r"data\.json: not a data record") as e:
-        record_data(tmp_path, 10, {"sources": [], "sha256": "x"}, print)
-    assert "\n" not in str(e.value)
+    for text in ("[1, 2", '{"data": [{"step": 0}]}', '{"data": [7]}'):
+        (tmp_path / "data.json").write_text(text)
+        with pytest.raises(RunError, match=r"data\.json: not a data record") as e:
+            record_data(tmp_path, 10, {"sources": [], "sha256": "x"}, print)
+        assert "\n" not in str(e.value)

@@ -88,15 +88,16 @@ def record_data(output: Path, step: int, fingerprint: dict, echo: Callable[[str]
     try:  # a run that starts afresh (step 0) starts a new record
         record = json.loads(path.read_text()) if step and path.is_file() else {"data": []}
         last = record["data"][-1] if record["data"] else None
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise RunError(f"{path}: not a data record this version wrote ({e})") from None
-    if last is not None and last["sha256"] == fingerprint["sha256"]:
-        return
-    if last is not None:
-        same = _describe(last) == _describe(fingerprint)
+        was = (last["sha256"], _describe(last)) if last is not None else None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, IndexError) as e:
+        raise RunError(f"{path}: not a data record this version wrote ({e!r})") from None
+    if was is not None:
+        if was[0] == fingerprint["sha256"]:
+            return
+        now = _describe(fingerprint)
         echo(f"note: --data holds other faces than this run trained on until step {step} "
-             f"({_describe(last)}; now {_describe(fingerprint)}"
-             f"{': the same counts, other files' if same else ''}); {path} records both")
+             f"({was[1]}; now {now}{': the same counts, other files' if now == was[1] else ''}); "
+             f"{path} records both")
     record["data"].append({"step": step, **fingerprint})
     if is_chief():
         write_bytes_atomic(path, json.dumps(record, indent=1).encode())
