@@ -310,7 +310,8 @@ if [ -n "${STAGE14_ONLY:-}" ]; then
     --set train.g_lr=1e-4 --set loss.identity=0.03 --set train.ema=0.999
   exit
 fi
-# Stage 15 ("x4-v15-ema-nogan"): stage 13's 3,000-step run ("x4-v13-ema-3000": the same start,
+# Stage 15 ("x4-v15-ema-nogan", not shipped: the same Solvay faces worse, up to 0.07 dB less
+# PSNR; model card "Stage 15"): stage 13's 3,000-step run ("x4-v13-ema-3000": the same start,
 # data, seed and weight average) without the GAN term (lambda_0 = 0): the longer the averaged
 # GAN run, the more Solvay faces dlib found worse; is it the critic's texture that costs those
 # single faces? Stopped at 800 steps and resumed, as that run was: a resumed run draws its
