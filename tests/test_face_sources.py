@@ -6,6 +6,7 @@ import io
 import json
 import tarfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -133,6 +134,20 @@ def test_fetch_source_aligns_every_face_and_is_idempotent(tmp_path, photo, monke
     assert any("cropped by rule 0, not the current 1" in m for m in messages)
     assert len(warps) == 3 and "already in" not in messages[-1]
     assert json.loads((target / "manifest.json").read_text())["crop_version"] == 1
+    # a registry entry that now takes other photos of the same package: fetched again by them
+    fewer = replace(source, members=("usr/share/demo/astronaut.jpg",))
+    monkeypatch.setitem(face_sources.PHOTO_SOURCES, source.name, fewer)
+    face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
+    assert any("lists other photos than this fetch took" in m for m in messages)
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["members"] == ["usr/share/demo/astronaut.jpg"]
+    assert list(manifest["images"]) == ["astronaut.jpg"] and list(manifest["faces"]) == ["astronaut_0.png"]
+    face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
+    assert "already in" in messages[-1]
+    # a manifest from before the globs were recorded counts as fetched by the registry's
+    (target / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if k != "members"}))
+    face_sources.fetch_source(source.name, tmp_path / "cache", deb, echo=messages.append)
+    assert "already in" in messages[-1]
     wrong = make_deb(tmp_path / "other.deb", {"usr/share/demo/x.jpg": photo})
     with pytest.raises(FetchError, match="does not match the pinned"):
         face_sources.fetch_source(source.name, tmp_path / "cache2", wrong, echo=messages.append)

