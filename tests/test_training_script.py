@@ -127,28 +127,24 @@ def test_stage14_continues_the_shipped_x8_on_its_own_recipe_with_the_weight_aver
     assert cfg.degrade.resize == ["area", "bilinear"] and cfg.degrade.antialias is False
 
 
-def test_stage15_is_stage13s_longer_run_without_the_gan_term(tmp_path):
+def _stage13_rerun(tmp_path, stage: str, run: str, added: list[str]) -> None:
+    """A stage that reruns stage 13's 800 steps (with ``added`` options) and its resume to 3,000."""
     _, stage13 = _run(tmp_path / "a", {"STAGE13_ONLY": "1"})
-    done, stage15 = _run(tmp_path / "b", {"STAGE15_ONLY": "1"})
+    done, calls = _run(tmp_path / "b", {f"STAGE{stage}_ONLY": "1"})
     assert done.returncode == 0, done.stderr
     ema, longer, _ = stage13
-    first, resumed = stage15
-    out = str(tmp_path / "b" / "runs" / "x4-v15-ema-nogan")
+    first, resumed = calls
+    out = str(tmp_path / "b" / "runs" / run)
     i = ema.index("--output")
-    # the same run as stage 13's to step 800, lambda_0 = 0 added, then resumed to 3,000 as it was
-    assert first == ema[:i] + ["--set", "loss.adversarial=0", "--output", out] + ema[i + 2:]
+    assert first == [*ema[:i], *added, "--output", out, *ema[i + 2:]]
     assert resumed == [*longer[:6], out, *longer[7:]]
+    assert "faces:6" in first and "train.ema=0.999" in first
+
+
+def test_stage15_is_stage13s_longer_run_without_the_gan_term(tmp_path):
+    _stage13_rerun(tmp_path, "15", "x4-v15-ema-nogan", ["--set", "loss.adversarial=0"])
 
 
 def test_stage16_is_stage13s_longer_run_as_it_was(tmp_path):
-    """The same commands as stage 13's 800 and 3,000 steps: only the faces `data fetch` holds differ."""
-    _, stage13 = _run(tmp_path / "a", {"STAGE13_ONLY": "1"})
-    done, stage16 = _run(tmp_path / "b", {"STAGE16_ONLY": "1"})
-    assert done.returncode == 0, done.stderr
-    ema, longer, _ = stage13
-    first, resumed = stage16
-    out = str(tmp_path / "b" / "runs" / "x4-v16-more-faces")
-    i = ema.index("--output")
-    assert first == [*ema[:i], "--output", out, *ema[i + 2:]]
-    assert resumed == [*longer[:6], out, *longer[7:]]
-    assert "faces:6" in first and "train.ema=0.999" in first
+    """The same commands as stage 13's: only the faces `data fetch` holds differ."""
+    _stage13_rerun(tmp_path, "16", "x4-v16-more-faces", [])
