@@ -5,9 +5,9 @@
 
 The held-out faces are template-aligned crops; a user's crops from another tool are framed by a
 detector's box instead: another scale, the face off centre, a tilted head left tilted. Each
-held-out face is reframed that way: MTCNN's box on the face at its own resolution, widened by ``--margin`` of
-its side on every side, cut square and resized to 128 px (the HR crop), then shrunk by area to
-128 / scale px (the LR crop). Three enlargements of each LR crop to 128 px are compared:
+held-out face is reframed that way: MTCNN's box on the face at its own resolution, widened by
+``--margin`` of its side on every side, cut square and resized to 128 px (the HR crop), then
+shrunk by area to 128 / scale px (the LR crop). Three enlargements of each LR crop to 128 px are compared:
 
 - bicubic;
 - ``enhance --aligned`` (the crop fed to the model as it is, mirror-averaged, each model's
