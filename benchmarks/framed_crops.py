@@ -10,8 +10,11 @@ held-out face is reframed that way: MTCNN's box on the face at its own resolutio
 shrunk by area to 128 / scale px (the LR crop). Three enlargements of each LR crop to 128 px are compared:
 
 - bicubic;
-- ``enhance --aligned`` (the crop fed to the model as it is, mirror-averaged, each model's
-  default fidelity, the pipeline's model by size);
+- ``enhance --aligned --no-reframe`` (the crop fed to the model as it is, mirror-averaged,
+  each model's default fidelity, the pipeline's model by the crop's side);
+- ``enhance --aligned``: as above, but a crop whose face, by the landmarks found on its
+  enlargement, is off the template's framing (``REFRAME_BEYOND``) has that face re-aligned,
+  super-resolved as in a photo and pasted over the crop super-resolved whole;
 - the crop as a photo: the face found on its bicubic enlargement, aligned to the template,
   super-resolved and pasted back (``enhance`` on the LR crop with ``--upscale`` = scale, the
   face's landmarks found at 128 px instead of on the small crop, where MTCNN does not find
@@ -119,6 +122,9 @@ def main() -> None:
             outs = {"bicubic": np.stack([cv2.resize(x, (SIDE, SIDE), interpolation=cv2.INTER_CUBIC)
                                          for x in lrs])}
             outs["enhance --aligned"] = np.stack([r.image for r in enhancer.enhance_batch(lrs, aligned=True)])
+            enhancer.reframe = False
+            outs["--aligned --no-reframe"] = np.stack(
+                [r.image for r in enhancer.enhance_batch(lrs, aligned=True)])
             photo = [as_photo(enhancer, detector, x, scale) for x in lrs]
             outs["as a photo (face re-aligned)"] = np.stack([o for o, _ in photo])
             cos = {k: np.sum(embed(judge, v, marks) * e_hr, axis=1) for k, v in outs.items()}

@@ -234,6 +234,9 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True,
               help="Inputs are already aligned face crops: super-resolve each whole.")
+@click.option("--reframe/--no-reframe", default=True, show_default=True,
+              help="With --aligned: a crop framed off the template (its face's size by its "
+                   "landmarks over 1.17x from the crop's side) has its face re-aligned before SR.")
 @click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
 @click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
 @click.option("--detector", type=RegistryChoice(DETECTORS), default="mtcnn", show_default=True,
@@ -249,8 +252,8 @@ def fit(data_specs, config_file, output, overrides, steps, batch_size, generator
                    "--beam-option=--runner=DataflowRunner (repeatable).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_project, mirror, save_crops,
-            aligned, min_confidence, min_face, detector, key_interval, max_fps, batch_size, max_pixels,
-            runner, beam_options, quiet):
+            aligned, reframe, min_confidence, min_face, detector, key_interval, max_fps, batch_size,
+            max_pixels, runner, beam_options, quiet):
     """Super-resolve the small faces in photos, folders and videos, and paste them back."""
     _quiet_tensorflow()
     from keras_facesr.pipeline.enhance import FaceEnhancer
@@ -268,7 +271,8 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
             enhancer_options=dict(models=[str(m) for m in models] or None, threshold=threshold,
                                   detector=detector, min_confidence=min_confidence,
                                   min_face=min_face, max_pixels=max_pixels, upscale=upscale,
-                                  fidelity=fidelity, back_project=back_project, mirror=mirror),
+                                  fidelity=fidelity, back_project=back_project, mirror=mirror,
+                                  reframe=reframe),
             run_options=dict(aligned=aligned, batch_size=batch_size, key_interval=key_interval),
             beam_args=list(beam_options))
         for record in result["inputs"]:
@@ -282,7 +286,8 @@ def enhance(inputs, output, report, models, threshold, upscale, fidelity, back_p
     try:
         enhancer = FaceEnhancer(list(models) or None, threshold, detector, min_confidence=min_confidence,
                                 min_face=min_face, max_pixels=max_pixels, upscale=upscale,
-                                fidelity=fidelity, back_project=back_project, mirror=mirror)
+                                fidelity=fidelity, back_project=back_project, mirror=mirror,
+                                reframe=reframe)
     except FileNotFoundError as e:
         _fail(str(e))
     result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
@@ -560,6 +565,9 @@ def edge() -> None:
 @_refine_options
 @click.option("--save-crops", is_flag=True, help="Also write the aligned LR and SR face crops.")
 @click.option("--aligned", is_flag=True, help="Inputs are aligned face crops.")
+@click.option("--reframe/--no-reframe", default=True, show_default=True,
+              help="With --aligned: a crop framed off the template (its face's size by its "
+                   "landmarks over 1.17x from the crop's side) has its face re-aligned before SR.")
 @click.option("--min-confidence", default=0.9, show_default=True, help="MTCNN face score.")
 @click.option("--min-face", default=12, show_default=True, help="Smallest face box side (px).")
 @_video_options
@@ -569,8 +577,8 @@ def edge() -> None:
               help="Refuse larger images (decompression bombs).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidelity, back_project, mirror,
-             save_crops, aligned, min_confidence, min_face, key_interval, max_fps, batch_size, threads,
-             cpu, max_pixels, quiet):
+             save_crops, aligned, reframe, min_confidence, min_face, key_interval, max_fps, batch_size,
+             threads, cpu, max_pixels, quiet):
     """Enhance photos, folders and videos with a bundle: same outputs as `enhance`."""
     from keras_facesr import edge as runtime
 
@@ -581,6 +589,7 @@ def edge_run(bundle, inputs, output, report, quantize, threshold, upscale, fidel
         _fail(str(e))
     enhancer.max_pixels, enhancer.upscale = max_pixels, upscale
     enhancer.fidelity, enhancer.back_project, enhancer.mirror = fidelity, back_project, mirror
+    enhancer.reframe = reframe
     result = _run_jobs(enhancer, inputs, output, report, save_crops, aligned, batch_size,
                        progress=not quiet, key_interval=key_interval, max_fps=max_fps)
     _summarise(result)

@@ -33,6 +33,13 @@ KEPT, SUPER_RESOLVED = "kept", "super_resolved"
 # where the model has one (README "Enhancing photos and videos").
 KEEP_FROM = 1.125
 STAGES = ("detect", "align", "sr", "paste")
+# An aligned input whose face, by the landmarks found on its enlargement, is more than this
+# (as |log| of the size ratio) from the crop's side is framed off the template: its face is
+# re-aligned and super-resolved as in a photo, over the crop super-resolved whole. 0.16 is
+# the framing the models are trained on (degrade.jitter 0.08) plus MTCNN's landmark error on
+# small faces (0.06-0.08, benchmarks/landmark_jitter.py), so crops framed as the template
+# frames them stay as they are (README, "Crops framed by another tool").
+REFRAME_BEYOND = 0.16
 
 
 @dataclass
@@ -97,7 +104,8 @@ class FaceEnhancer:
     ``keras_facesr.registry.DETECTORS`` (default ``mtcnn``). ``mirror``: average each SR face
     with the mirrored SR of its mirror image (:func:`keras_facesr.pipeline.sr.super_resolve`,
     twice the SR time); default ``None``: in photos and face crops, not in video frames, where
-    the frame rate matters more.
+    the frame rate matters more. ``reframe``: an aligned input framed off the template
+    (:data:`REFRAME_BEYOND`) has its face re-aligned before SR.
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class FaceEnhancer:
         fidelity: float | None = None,
         back_project: int = 0,
         mirror: bool | None = None,
+        reframe: bool = True,
     ):
         if not 1.0 <= upscale <= 8.0:
             raise ValueError(f"upscale must be between 1 and 8, got {upscale}")
@@ -122,7 +131,7 @@ class FaceEnhancer:
         if back_project < 0:
             raise ValueError(f"back-projection steps must be >= 0, got {back_project}")
         self.fidelity, self.back_project = fidelity, back_project
-        self.mirror = mirror
+        self.mirror, self.reframe = mirror, reframe
         self.upscale = float(upscale)
         self.models = sorted(_as_resolvers(models), key=lambda m: m.info.lr_size)
         self.threshold = float(threshold if threshold is not None
@@ -239,6 +248,13 @@ class FaceEnhancer:
                     model_index, crop, matrix = job
                     jobs.setdefault((model_index, crop.shape[0]), []).append((i, result, crop, matrix))
             res.timings_ms["align"] += _ms(t0)
+        self._run_jobs(jobs, pictures, results, mirror)
+        return results
+
+    def _run_jobs(self, jobs: dict, pictures: list[Picture], results: list[EnhanceResult],
+                  mirror: bool) -> None:
+        """Super-resolve the planned faces, batched by (model, crop side), and paste each into
+        its result's frame (at the frame's scale to its picture)."""
         for (model_index, _), items in jobs.items():
             model = self.models[model_index]
             lr = np.stack([c for _, _, c, _ in items]).astype(np.float32) / 255.0
@@ -258,7 +274,6 @@ class FaceEnhancer:
                            frame.shape[0] / pictures[i].pixels.shape[0])
                 paste_face(frame, sr_face, frame_to_sr(matrix, model.info.scale, upscale))
                 results[i].timings_ms["paste"] += _ms(t0)
-        return results
 
     def _plan(self, rgb: np.ndarray, face: Face, mirror: bool = False):
         """The FaceResult for a detected face, and its SR job (model index, crop, matrix)."""
@@ -307,7 +322,8 @@ class FaceEnhancer:
         return result
 
     def _enhance_crops(self, pictures: list[Picture], mirror: bool) -> list[EnhanceResult]:
-        results = []
+        results: list[EnhanceResult] = []
+        jobs: dict[tuple[int, int], list] = {}
         for pic in pictures:
             h, w = pic.pixels.shape[:2]
             grey = self._grey_matters() and is_grey(pic.rgb)
@@ -340,8 +356,43 @@ class FaceEnhancer:
                 reason=f"aligned input: {model.info.describe()}"
                        + (", mirror-averaged" if mirror else ""),
             ))
+            if self.reframe:
+                self._reframe(pic, model, mirror, result, len(results), jobs)
             results.append(result)
+        self._run_jobs(jobs, pictures, results, mirror)
         return results
+
+    def _reframe(self, pic: Picture, model: SuperResolver, mirror: bool, result: EnhanceResult,
+                 index: int, jobs: dict) -> None:
+        """When the crop's face is framed off the template, plan its re-aligned SR job.
+
+        The face is found on the crop's enlargement by ``model``'s scale (MTCNN misses faces
+        of crop size), its landmarks mapped back to the crop. A face within
+        :data:`REFRAME_BEYOND` of the crop's framing, or one the photo path would keep, leaves
+        the crop as it is; otherwise the face is planned as in a photo (its size picks the model)
+        and pasted over the crop super-resolved whole, replacing the crop's face entry."""
+        scale = model.info.scale
+        t0 = time.perf_counter()
+        found = self.detector.detect(_enlarge(pic.rgb, scale))
+        result.timings_ms["detect"] += _ms(t0)
+        face = max(found, key=lambda f: f.box[2] * f.box[3], default=None)
+        if face is None:
+            return
+        side = min(pic.pixels.shape[:2])
+        marks = ((face.landmarks + 0.5) / scale - 0.5).astype(np.float32)  # pixel centres
+        size = native_size(marks)
+        if abs(np.log(size / side)) <= REFRAME_BEYOND:
+            return
+        box = tuple(int(round(v / scale)) for v in face.box)
+        planned, job = self._plan(pic.rgb, Face(box, face.confidence, marks), mirror)
+        if job is None:
+            return
+        planned.reason = (f"aligned input of {side} px framed off the template (its face is "
+                          f"{size:.0f} px by its landmarks): re-aligned and pasted over the crop "
+                          f"super-resolved whole by {model.info.name}; " + planned.reason)
+        result.faces[-1] = planned
+        model_index, crop, matrix = job
+        jobs.setdefault((model_index, crop.shape[0]), []).append((index, planned, crop, matrix))
 
 
 def _box_pixels(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
