@@ -326,3 +326,42 @@ def test_each_crop_side_compiles_once_without_a_retracing_warning(caplog):
             assert out.shape == (2, 4 * side, 4 * side, 3)
     assert sorted(model._compiled) == sides
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+class _OneFace:
+    """A detector that finds one face of a given aligned-crop side at the image's centre."""
+
+    min_confidence, min_face = 0.9, 12
+
+    def __init__(self, side_fraction: float):
+        self.side_fraction = side_fraction
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        h, w = rgb.shape[:2]
+        side = self.side_fraction * min(h, w)
+        return [Face((int(w / 2 - side / 2), int(h / 2 - side / 2), int(side), int(side)), 0.99,
+                     _landmarks(w / 2 - 0.5, h / 2 - 0.5, side))]
+
+
+@pytest.mark.parametrize("fraction, reframed", [(1.0, False), (1.1, False), (0.7, True)])
+def test_aligned_crop_framed_off_the_template_is_reframed(bilinear_model, fraction, reframed):
+    """A crop whose face (by the landmarks found on its enlargement) is the crop's size stays
+    as it is; one whose face is 0.7 of the crop (a loose box) has its face re-aligned, fed at
+    its own size and pasted over the crop super-resolved whole; --no-reframe never does."""
+    crop = _scene(32, 32, seed=3)
+    outs = {}
+    for reframe in (True, False):
+        enhancer = FaceEnhancer([bilinear_model], detector=_OneFace(fraction), reframe=reframe)
+        res = enhancer.enhance(crop, aligned=True)
+        assert res.image.shape == (128, 128, 3)
+        outs[reframe] = res
+    plain = outs[False].faces[0]
+    assert plain.reason.startswith("aligned input:")
+    face = outs[True].faces[0]
+    if reframed:
+        assert "framed off the template" in face.reason and face.path == SUPER_RESOLVED
+        assert face.size == pytest.approx(0.7 * 32, abs=0.5)
+        assert np.abs(outs[True].image.astype(int) - outs[False].image).max() > 0
+    else:
+        assert face.reason == plain.reason
+        np.testing.assert_array_equal(outs[True].image, outs[False].image)
