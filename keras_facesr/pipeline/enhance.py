@@ -371,9 +371,9 @@ class FaceEnhancer:
         :data:`REFRAME_BEYOND` of the crop's framing, or one the photo path would keep, leaves
         the crop as it is; otherwise the face is planned as in a photo (its size picks the model)
         and pasted over the crop super-resolved whole, replacing the crop's face entry."""
-        scale = model.info.scale
+        scale, rgb = model.info.scale, pic.rgb
         t0 = time.perf_counter()
-        found = self.detector.detect(_enlarge(pic.rgb, scale))
+        found = self.detector.detect(_enlarge(rgb, scale))
         result.timings_ms["detect"] += _ms(t0)
         face = max(found, key=lambda f: f.box[2] * f.box[3], default=None)
         if face is None:
@@ -384,7 +384,7 @@ class FaceEnhancer:
         if abs(np.log(size / side)) <= REFRAME_BEYOND:
             return
         box = tuple(int(round(v / scale)) for v in face.box)
-        planned, job = self._plan(pic.rgb, Face(box, face.confidence, marks), mirror)
+        planned, job = self._plan(rgb, Face(box, face.confidence, marks), mirror)
         if job is None:
             return
         planned.reason = (f"aligned input of {side} px framed off the template (its face is "
