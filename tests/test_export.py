@@ -212,6 +212,7 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
     same model as `enhance` does (by measured face size), in photos and aligned crops."""
     import cv2
 
+    from keras_facesr.face.align import align_face
     from keras_facesr.images import write_image
     from keras_facesr.pipeline.enhance import FaceEnhancer
 
@@ -241,16 +242,20 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
     for face in faces:
         ref = min(reference, key=lambda f: abs(f.box[0] - face["box"][0]) + abs(f.box[1] - face["box"][1]))
         assert base(face["model"]) == ref.model
-    # aligned crops: 16 px goes to x8, 24 px to x4, in both pipelines
-    crops = read_picture(SAMPLES / "astronaut.jpg").pixels[20:260, 150:390]
+    # aligned crops (framed as the template, so none is reframed): 16 px goes to x8, 24 px to
+    # x4, in both pipelines
+    astronaut = read_picture(SAMPLES / "astronaut.jpg")
+    face = enhancer.detector.detect(astronaut.rgb)[0]
+    crop, _ = align_face(astronaut.pixels, face.landmarks, 128)
     for side in (16, 24):
         write_image(tmp_path / "crops" / f"{side}.png",
-                    cv2.resize(crops, (side, side), interpolation=cv2.INTER_AREA))
+                    cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA))
     entries = edge_run(str(tmp_path / "crops"), "--aligned")
     used = set()
     for entry in entries:
         crop = read_picture(entry["input"])
         ref = enhancer.enhance(crop, aligned=True).faces[0]
         assert base(entry["faces"][0]["model"]) == ref.model
+        assert "framed off the template" not in ref.reason
         used.add(ref.model)
     assert used == {"facesr-edge-x4", "facesr-edge-x8"}
