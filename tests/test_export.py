@@ -245,11 +245,11 @@ def test_one_bundle_holds_both_bundled_models_and_routes_faces_like_enhance(tmp_
     # aligned crops (framed as the template, so none is reframed): 16 px goes to x8, 24 px to
     # x4, in both pipelines
     astronaut = read_picture(SAMPLES / "astronaut.jpg")
-    face = enhancer.detector.detect(astronaut.rgb)[0]
-    crop, _ = align_face(astronaut.pixels, face.landmarks, 128)
+    found = enhancer.detector.detect(astronaut.rgb)[0]
+    template_crop, _ = align_face(astronaut.pixels, found.landmarks, 128)
     for side in (16, 24):
         write_image(tmp_path / "crops" / f"{side}.png",
-                    cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA))
+                    cv2.resize(template_crop, (side, side), interpolation=cv2.INTER_AREA))
     entries = edge_run(str(tmp_path / "crops"), "--aligned")
     used = set()
     for entry in entries:
