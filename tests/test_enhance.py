@@ -329,18 +329,29 @@ def test_each_crop_side_compiles_once_without_a_retracing_warning(caplog):
 
 
 class _OneFace:
-    """A detector that finds one face of a given aligned-crop side at the image's centre."""
+    """A detector that finds one face of a given aligned-crop side at the image's centre, by
+    its full pass and by its last stage alone (``refine``, whatever the box; ``refine_fraction``
+    where that stage reads the face otherwise), counting the full passes."""
 
     min_confidence, min_face = 0.9, 12
 
-    def __init__(self, side_fraction: float):
+    def __init__(self, side_fraction: float, refine_fraction: float | None = None):
         self.side_fraction = side_fraction
+        self.refine_fraction = side_fraction if refine_fraction is None else refine_fraction
+        self.full_passes = 0
+
+    def _face(self, rgb: np.ndarray, fraction: float) -> Face:
+        h, w = rgb.shape[:2]
+        side = fraction * min(h, w)
+        return Face((int(w / 2 - side / 2), int(h / 2 - side / 2), int(side), int(side)), 0.99,
+                    _landmarks(w / 2 - 0.5, h / 2 - 0.5, side))
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        h, w = rgb.shape[:2]
-        side = self.side_fraction * min(h, w)
-        return [Face((int(w / 2 - side / 2), int(h / 2 - side / 2), int(side), int(side)), 0.99,
-                     _landmarks(w / 2 - 0.5, h / 2 - 0.5, side))]
+        self.full_passes += 1
+        return [self._face(rgb, self.side_fraction)]
+
+    def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
+        return [self._face(rgb, self.refine_fraction) for _ in boxes]
 
 
 @pytest.mark.parametrize("fraction, reframed", [(1.0, False), (1.1, False), (0.7, True)])
@@ -365,3 +376,17 @@ def test_aligned_crop_framed_off_the_template_is_reframed(bilinear_model, fracti
     else:
         assert face.reason == plain.reason
         np.testing.assert_array_equal(outs[True].image, outs[False].image)
+
+
+@pytest.mark.parametrize("refine_fraction, full_pass", [(1.0, False), (1.05, False), (1.1, True),
+                                                        (0.7, True)])
+def test_crop_the_last_stage_finds_framed_as_the_template_skips_the_full_detection(
+        bilinear_model, refine_fraction, full_pass):
+    """O-Net alone deciding a crop is framed as the template (its face within half of
+    REFRAME_BEYOND of the crop's side) leaves it as it is without the full MTCNN pass; any
+    doubt goes to the full pass, which decides (here: the face is 0.7 of the crop, reframed)."""
+    detector = _OneFace(0.7, refine_fraction=refine_fraction)
+    enhancer = FaceEnhancer([bilinear_model], detector=detector)
+    face = enhancer.enhance(_scene(32, 32, seed=3), aligned=True).faces[0]
+    assert detector.full_passes == int(full_pass)
+    assert ("framed off the template" in face.reason) == full_pass
