@@ -177,6 +177,9 @@ class _CountingDetector:
     def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
         return self._detector.refine(rgb, boxes)
 
+    def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+        return self._detector.refine_each(images, boxes)
+
 
 if __name__ == "__main__":
     main()

@@ -353,6 +353,9 @@ class _OneFace:
     def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
         return [self._face(rgb, self.refine_fraction) for _ in boxes]
 
+    def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+        return [self._face(rgb, self.refine_fraction) for rgb in images]
+
 
 @pytest.mark.parametrize("fraction, reframed", [(1.0, False), (1.1, False), (0.7, True)])
 def test_aligned_crop_framed_off_the_template_is_reframed(bilinear_model, fraction, reframed):

@@ -145,3 +145,23 @@ def test_a_still_noisy_face_flickers_no_more_than_bicubic():
     enhancer = FaceEnhancer(upscale=4)
     sr, bicubic = flicker(enhancer, still_face_clip(24, 3.0), key_interval=10, smooth=True)
     assert sr <= 1.05 * bicubic, (sr, bicubic)
+
+
+def test_refine_each_is_refine_image_by_image_in_one_batch(detector):
+    """O-Net on one box per image in one call gives each image's own ``refine``: the same face
+    score, box and landmarks, whatever else is in the batch."""
+    astro = read_picture(SAMPLES / "astronaut.jpg").pixels
+    face = detector.detect(astro)[0]
+    x, y, w, h = face.box
+    images = [astro, cv2.resize(astro, (256, 256), interpolation=cv2.INTER_AREA),
+              np.full((128, 128, 3), 90, np.uint8)]
+    boxes = np.array([[x, y, x + w, y + h], [x / 2, y / 2, (x + w) / 2, (y + h) / 2],
+                      [20, 20, 100, 110]], np.float32)
+    batched = detector.refine_each(images, boxes)
+    assert len(batched) == 3
+    for image, box, got in zip(images, boxes, batched, strict=True):
+        alone = detector.refine(image, box[None])[0]
+        assert got.box == alone.box
+        assert got.confidence == pytest.approx(alone.confidence, abs=1e-4)
+        np.testing.assert_allclose(got.landmarks, alone.landmarks, atol=1e-2)
+    assert batched[0].confidence > 0.9 and batched[2].confidence < 0.5

@@ -18,6 +18,7 @@ from keras_facesr.face.mtcnn_steps import (
     normalise,
     onet_stage,
     refine,
+    refine_each,
     scale_pyramid,
     sort_desc,
     square,
@@ -82,3 +83,7 @@ class TFLiteMTCNN:
     def refine(self, rgb: np.ndarray, boxes: np.ndarray) -> list[Face]:
         """O-Net alone on face boxes (x1, y1, x2, y2): see ``mtcnn_steps.refine``."""
         return refine(rgb, boxes, self.onet)
+
+    def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+        """O-Net alone on one box per image, in one call: see ``mtcnn_steps.refine_each``."""
+        return refine_each(images, boxes, self.onet)

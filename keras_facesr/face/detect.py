@@ -31,6 +31,9 @@ class Detector(Protocol):
         """The last refinement stage alone on face boxes (N, 4: x1, y1, x2, y2), one Face per
         box in order, its confidence the stage's face score (low where there is no face)."""
 
+    def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+        """``refine`` of one box per image (``boxes[i]`` in ``images[i]``), in one batch."""
+
 
 class FaceDetector:
     """MTCNN with a minimum confidence and a minimum face size (pixels, box side)."""
@@ -64,8 +67,18 @@ class FaceDetector:
         """MTCNN's O-Net alone on face boxes: see :func:`keras_facesr.face.mtcnn_steps.refine`."""
         from keras_facesr.face.mtcnn_steps import refine
 
+        return refine(rgb, boxes, self._onet)
+
+    def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+        """O-Net alone on one box per image, in one call: see
+        :func:`keras_facesr.face.mtcnn_steps.refine_each`."""
+        from keras_facesr.face.mtcnn_steps import refine_each
+
+        return refine_each(images, boxes, self._onet)
+
+    def _onet(self, patches: np.ndarray) -> list[np.ndarray]:
         onet = self._mtcnn.get_stage(stage_id=3)._model
-        return refine(rgb, boxes, lambda x: [np.asarray(o) for o in onet(x)])
+        return [np.asarray(o) for o in onet(patches)]
 
 
 def _compiled(model):

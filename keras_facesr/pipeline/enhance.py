@@ -330,6 +330,7 @@ class FaceEnhancer:
     def _enhance_crops(self, pictures: list[Picture], mirror: bool) -> list[EnhanceResult]:
         results: list[EnhanceResult] = []
         jobs: dict[tuple[int, int], list] = {}
+        to_check: list[tuple[int, Picture, SuperResolver]] = []  # crops reframing looks at
         for pic in pictures:
             h, w = pic.pixels.shape[:2]
             grey = self._grey_matters() and is_grey(pic.rgb)
@@ -363,67 +364,82 @@ class FaceEnhancer:
                        + (", mirror-averaged" if mirror else ""),
             ))
             if self.reframe:
-                self._reframe(pic, model, mirror, result, len(results), jobs)
+                to_check.append((len(results), pic, model))
             results.append(result)
+        if to_check:
+            self._reframe(to_check, results, mirror, jobs)
         self._run_jobs(jobs, pictures, results, mirror)
         return results
 
-    def _reframe(self, pic: Picture, model: SuperResolver, mirror: bool, result: EnhanceResult,
-                 index: int, jobs: dict) -> None:
-        """When the crop's face is framed off the template, plan its re-aligned SR job.
+    def _reframe(self, crops: list[tuple[int, Picture, SuperResolver]], results: list[EnhanceResult],
+                 mirror: bool, jobs: dict) -> None:
+        """Plan a re-aligned SR job for each crop (result index, picture, its model) whose face
+        is framed off the template.
 
-        The face is found on the crop's enlargement by ``model``'s scale (MTCNN misses faces
-        of crop size), its landmarks mapped back to the crop; a crop that O-Net alone finds
-        framed as the template (:meth:`_framed_as_template`) is left as it is without that
-        full pass. A face within :data:`REFRAME_BEYOND` of the crop's framing, or one the photo
-        path would keep, leaves the crop as it is; otherwise the face is planned as in a photo
-        (its size picks the model) and pasted over the crop super-resolved whole, replacing the
-        crop's face entry."""
-        scale, rgb = model.info.scale, pic.rgb
-        side = min(pic.pixels.shape[:2])
+        The face is looked for on the crop's enlargement by its model's scale (MTCNN misses
+        faces of crop size), its landmarks mapped back to the crop. Crops that O-Net alone finds
+        framed as the template (:meth:`_framed_as_template`, one batch for all) stay as they
+        are; the others get MTCNN's full pass. A face within :data:`REFRAME_BEYOND` of the
+        crop's framing, or one the photo path would keep, leaves the crop as it is; otherwise
+        the face is planned as in a photo (its size picks the model) and pasted over the crop
+        super-resolved whole, replacing the crop's face entry."""
         t0 = time.perf_counter()
-        big = _enlarge(rgb, scale)
-        if self._framed_as_template(big, scale, side):
+        bigs = [_enlarge(pic.rgb, model.info.scale) for _, pic, model in crops]
+        framed = self._framed_as_template(bigs, [model.info.scale for _, _, model in crops],
+                                          [min(pic.pixels.shape[:2]) for _, pic, _ in crops])
+        share = _ms(t0) / len(crops)
+        for (index, pic, model), big, as_template in zip(crops, bigs, framed, strict=True):
+            result = results[index]
+            result.timings_ms["detect"] += share
+            if as_template:
+                continue
+            t0 = time.perf_counter()
+            found = self.detector.detect(big)
             result.timings_ms["detect"] += _ms(t0)
-            return
-        found = self.detector.detect(big)
-        result.timings_ms["detect"] += _ms(t0)
-        face = max(found, key=lambda f: f.box[2] * f.box[3], default=None)
-        if face is None:
-            return
-        marks = ((face.landmarks + 0.5) / scale - 0.5).astype(np.float32)  # pixel centres
-        size = native_size(marks)
-        if abs(np.log(size / side)) <= REFRAME_BEYOND:
-            return
-        box = tuple(int(round(v / scale)) for v in face.box)
-        planned, job = self._plan(rgb, Face(box, face.confidence, marks), mirror)
-        if job is None:
-            return
-        planned.reason = (f"aligned input of {side} px framed off the template (its face is "
-                          f"{size:.0f} px by its landmarks): re-aligned and pasted over the crop "
-                          f"super-resolved whole by {model.info.name}; " + planned.reason)
-        result.faces[-1] = planned
-        model_index, crop, matrix = job
-        jobs.setdefault((model_index, crop.shape[0]), []).append((index, planned, crop, matrix))
+            face = max(found, key=lambda f: f.box[2] * f.box[3], default=None)
+            if face is None:
+                continue
+            scale, side = model.info.scale, min(pic.pixels.shape[:2])
+            marks = ((face.landmarks + 0.5) / scale - 0.5).astype(np.float32)  # pixel centres
+            size = native_size(marks)
+            if abs(np.log(size / side)) <= REFRAME_BEYOND:
+                continue
+            box = tuple(int(round(v / scale)) for v in face.box)
+            planned, job = self._plan(pic.rgb, Face(box, face.confidence, marks), mirror)
+            if job is None:
+                continue
+            planned.reason = (f"aligned input of {side} px framed off the template (its face is "
+                              f"{size:.0f} px by its landmarks): re-aligned and pasted over the crop "
+                              f"super-resolved whole by {model.info.name}; " + planned.reason)
+            result.faces[-1] = planned
+            model_index, crop, matrix = job
+            jobs.setdefault((model_index, crop.shape[0]), []).append((index, planned, crop, matrix))
 
-    def _framed_as_template(self, big: np.ndarray, scale: int, side: int) -> bool:
-        """Whether a crop's enlargement ``big`` holds its face as the template frames it, by
-        the detector's last stage alone: O-Net on :data:`TEMPLATE_BOX`, then again on the box
-        it refines that to. Both confident and both within half of :data:`REFRAME_BEYOND` of
-        the crop's framing: the crop stays as it is without the full pass. Anything else (a
-        face smaller or larger in the crop, or O-Net unsure) goes to the full MTCNN pass."""
-        h, w = big.shape[:2]
+    def _framed_as_template(self, bigs: list[np.ndarray], scales: list[int], sides: list[int]
+                            ) -> list[bool]:
+        """Whether each crop's enlargement (by ``scales[i]``, of a crop of side ``sides[i]``)
+        holds its face as the template frames it, by the detector's last stage alone: O-Net on
+        :data:`TEMPLATE_BOX`, then again on the box it refines that to, each round one batch
+        for all the crops. Both times confident and within half of :data:`REFRAME_BEYOND` of
+        the crop's framing: True, the crop stays as it is without the full pass. Anything else
+        (a face smaller or larger in the crop, or O-Net unsure) is False: the full pass decides."""
         x, y, bw, bh = TEMPLATE_BOX
-        box = np.array([[x * w, y * h, (x + bw) * w, (y + bh) * h]], np.float32)
+        boxes = np.array([[x * w, y * h, (x + bw) * w, (y + bh) * h]
+                          for h, w in (big.shape[:2] for big in bigs)], np.float32)
+        framed = np.ones(len(bigs), bool)
         for _ in range(2):
-            face = self.detector.refine(big, box)[0]
-            marks = ((face.landmarks + 0.5) / scale - 0.5).astype(np.float32)
-            if (face.confidence < self.detector.min_confidence
-                    or abs(np.log(native_size(marks) / side)) > REFRAME_BEYOND / 2):
-                return False
-            fx, fy, fw, fh = face.box
-            box = np.array([[fx, fy, fx + fw, fy + fh]], np.float32)
-        return True
+            todo = np.flatnonzero(framed)
+            if not len(todo):
+                break
+            for i, face in zip(todo, self.detector.refine_each([bigs[i] for i in todo], boxes[todo]),
+                               strict=True):
+                marks = ((face.landmarks + 0.5) / scales[i] - 0.5).astype(np.float32)
+                if (face.confidence < self.detector.min_confidence
+                        or abs(np.log(native_size(marks) / sides[i])) > REFRAME_BEYOND / 2):
+                    framed[i] = False
+                fx, fy, fw, fh = face.box
+                boxes[i] = (fx, fy, fx + fw, fy + fh)
+        return framed.tolist()
 
 
 def _box_pixels(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
