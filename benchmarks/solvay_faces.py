@@ -1,7 +1,7 @@
 """Face by face on the bundled Solvay photo: is any super-resolved face worse than bicubic?
 
     python benchmarks/solvay_faces.py [--judge dlib-resnet faceres] [--fidelity F] [--draws 8]
-        [--sigma 0.35] [--model G.keras ...] [--no-mirror] [--bands LOW HIGH]
+        [--sigma 0.35] [--model G.keras ...] [--no-mirror] [--bands LOW HIGH] [--reference-band]
 
 The half-size sample (``samples/solvay_1927_small.jpg``, faces 21-30 px, as in footage) goes
 through the pipeline exactly as ``keras-facesr enhance`` runs it (bundled models or ``--model``, threshold,
@@ -9,7 +9,12 @@ model by face size, default fidelity, SR faces mirror-averaged as in every photo
 ``--no-mirror``: not; ``--bands LOW HIGH``: blended toward bicubic by frequency band,
 ``bands.py``, instead of by the fidelity). The reference for each face is the same face in the
 full-size photo (``samples/solvay_1927.jpg``, twice the resolution), aligned on the same
-landmarks. Per face: PSNR, and each judge's identity cosine of the SR face and of the bicubic
+landmarks. That reference is itself a small face (the full-size photo's faces are 42-57 px,
+enlarged 2.3-3.1 times onto the 128 px crop), so it cannot show detail SR adds beyond its own
+sampling, and a judge reads such detail as a difference. ``--reference-band`` judges SR and
+bicubic at the reference's band: each 128 px face is shrunk by area to the size the reference
+face had (128 px over its alignment scale) and enlarged back with bicubic, as aligning enlarged
+the reference. Per face: PSNR, and each judge's identity cosine of the SR face and of the bicubic
 face to the reference. The judges (default dlib-resnet and faceres) are in no bundled model's
 training loss.
 
@@ -91,8 +96,9 @@ class _Given:
 
 def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = None, draws: int = 8,
                   sigma: float = 0.35, seed: int = 0, models: list | None = None,
-                  mirror: bool = True) -> list[FaceComparison]:
-    """Every super-resolved face of the half-size photo, SR vs bicubic against the full photo."""
+                  mirror: bool = True, reference_band: bool = False) -> list[FaceComparison]:
+    """Every super-resolved face of the half-size photo, SR vs bicubic against the full photo
+    (``reference_band``: both limited to the reference's own sampling first)."""
     full = read_image(SAMPLES / "solvay_1927.jpg")
     small = read_image(SAMPLES / "solvay_1927_small.jpg")
     f = small.shape[1] / full.shape[1]
@@ -102,7 +108,10 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
     given = _Given([])
     enhancer = FaceEnhancer(models, detector=given, keep_crops=True, fidelity=fidelity, mirror=mirror)
     encoders = {j: get_encoder(j) for j in judges}
-    refs = [align_face(full, d.landmarks, 128)[0].astype(np.float32) / 255 for d in found]
+    aligned = [align_face(full, d.landmarks, 128) for d in found]
+    refs = [crop.astype(np.float32) / 255 for crop, _ in aligned]
+    # the side the reference face had before aligning enlarged it: 128 px over the warp's scale
+    ref_sides = [max(1, round(128 / float(np.hypot(m[0, 0], m[0, 1])))) for _, m in aligned]
     ref_emb = {j: _unit(e.embed(np.stack(refs))) for j, e in encoders.items()}
 
     def run(landmarks: list[np.ndarray]):
@@ -112,9 +121,13 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
         faces = enhancer.enhance(small).faces
         keep = [k for k, face in enumerate(faces) if face.path == SUPER_RESOLVED]
         # a face fed at its own size (the model's own_size band) comes out at 4x that size
-        sr = np.stack([centre_square(faces[k].sr, 128) for k in keep]).astype(np.float32) / 255
-        bicubic = np.stack([cv2.resize(faces[k].lr, (128, 128), interpolation=cv2.INTER_CUBIC)
-                            for k in keep]).astype(np.float32) / 255
+        sr = [centre_square(faces[k].sr, 128) for k in keep]
+        bicubic = [cv2.resize(faces[k].lr, (128, 128), interpolation=cv2.INTER_CUBIC) for k in keep]
+        if reference_band:
+            sr = [_band_limited(x, ref_sides[k]) for x, k in zip(sr, keep, strict=True)]
+            bicubic = [_band_limited(x, ref_sides[k]) for x, k in zip(bicubic, keep, strict=True)]
+        sr = np.stack(sr).astype(np.float32) / 255
+        bicubic = np.stack(bicubic).astype(np.float32) / 255
         cos = {j: (np.sum(_unit(e.embed(sr)) * ref_emb[j][keep], axis=1),
                    np.sum(_unit(e.embed(bicubic)) * ref_emb[j][keep], axis=1))
                for j, e in encoders.items()}
@@ -142,6 +155,13 @@ def compare_faces(judges: tuple[str, ...] = JUDGES, fidelity: float | None = Non
             for i, k in enumerate(keep)]
 
 
+def _band_limited(face: np.ndarray, side: int) -> np.ndarray:
+    """``face`` shrunk by area to ``side`` px and enlarged back with bicubic: the detail a face
+    sampled at ``side`` px can hold."""
+    small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, face.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+
+
 def _unit(e) -> np.ndarray:
     e = np.asarray(e, np.float32)
     return e / np.linalg.norm(e, axis=1, keepdims=True)
@@ -159,6 +179,8 @@ def main() -> None:
                    help="SR faces not mirror-averaged (enhance's default for video frames).")
     p.add_argument("--bands", nargs=2, type=float, metavar=("LOW", "HIGH"),
                    help="Each model blended toward bicubic by band (bands.py) instead of by its fidelity.")
+    p.add_argument("--reference-band", action="store_true",
+                   help="Judge SR and bicubic limited to the detail the reference face was sampled with.")
     args = p.parse_args()
     models = args.model
     if args.bands:
@@ -166,9 +188,10 @@ def main() -> None:
             p.error("--bands replaces the fidelity blend: give one of --bands and --fidelity")
         models = [BandBlended(KerasSR(m), *args.bands) for m in models or bundled_models()]
     rows = compare_faces(tuple(args.judge), args.fidelity, args.draws, args.sigma, models=models,
-                         mirror=args.mirror)
+                         mirror=args.mirror, reference_band=args.reference_band)
+    band = ", SR and bicubic limited to its sampling" if args.reference_band else ""
     print(f"{len(rows)} super-resolved faces; judges {', '.join(args.judge)}; reference: the full-size "
-          f"photo; {args.draws} re-alignments per face (landmark noise {args.sigma} px); SR faces "
+          f"photo{band}; {args.draws} re-alignments per face (landmark noise {args.sigma} px); SR faces "
           f"{'' if args.mirror else 'not '}mirror-averaged")
     print(f"{'px':>4} {'model':16s} {'PSNR SR':>8} {'bicubic':>8}" + "".join(
         f" {j + ': SR / bicubic, gain ± 2 SE':>44}" for j in args.judge))
