@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import pytest
@@ -123,3 +124,23 @@ def test_a_plugin_detector_is_used_by_enhance(plugins, tmp_path):
     faces = json.loads((tmp_path / "r.json").read_text())["inputs"][0]["faces"]
     assert [f["box"] for f in faces] == [[100, 100, 32, 36]]
     assert faces[0]["path"] == "super_resolved"
+
+
+def test_a_plugin_detector_without_refine_each_checks_aligned_crops(plugins, tmp_path, monkeypatch):
+    """`--aligned` checks a crop's framing with the detector's last stage, batched where the
+    detector has ``refine_each``; one with only ``detect`` and ``refine`` (as the README's table
+    asks of a detector) is refined image by image instead."""
+    one_face = DETECTORS.get("test-one-face")
+    assert not hasattr(one_face, "refine_each")
+    refined = []
+    monkeypatch.setattr(one_face, "refine", lambda self, rgb, boxes: refined.append(len(boxes)) or [
+        self.detect(rgb)[0] for _ in boxes])
+    crop = tmp_path / "crop.png"
+    cv2.imwrite(str(crop), cv2.resize(cv2.imread(str(SAMPLES / "solvay_1927_small.jpg")), (32, 32)))
+    result = CliRunner().invoke(main, [
+        "enhance", str(crop), "--aligned", "--output", str(tmp_path / "out"),
+        "--report", str(tmp_path / "r.json"), "--detector", "test-one-face", "--quiet"])
+    assert result.exit_code == 0, result.output
+    (face,) = json.loads((tmp_path / "r.json").read_text())["inputs"][0]["faces"]
+    assert face["path"] == "super_resolved"
+    assert refined and set(refined) == {1}  # the check ran, one box per call

@@ -32,7 +32,17 @@ class Detector(Protocol):
         box in order, its confidence the stage's face score (low where there is no face)."""
 
     def refine_each(self, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
-        """``refine`` of one box per image (``boxes[i]`` in ``images[i]``), in one batch."""
+        """``refine`` of one box per image (``boxes[i]`` in ``images[i]``), in one batch.
+        Optional: :func:`refine_each` falls back to ``refine`` image by image without it."""
+
+
+def refine_each(detector: Detector, images: list[np.ndarray], boxes: np.ndarray) -> list[Face]:
+    """``detector.refine_each`` where the detector has it (one batch), else its ``refine`` on
+    each image's box in turn: a registered detector need only implement ``detect`` and ``refine``."""
+    batched = getattr(detector, "refine_each", None)
+    if batched is not None:
+        return batched(images, boxes)
+    return [detector.refine(image, box[None])[0] for image, box in zip(images, boxes, strict=True)]
 
 
 class FaceDetector:

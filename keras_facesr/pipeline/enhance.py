@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from keras_facesr.face.align import align_face, native_size
-from keras_facesr.face.detect import Detector, Face
+from keras_facesr.face.detect import Detector, Face, refine_each
 from keras_facesr.images import MAX_PIXELS, Picture, from_rgb_float, read_picture
 from keras_facesr.models.info import ratio_distance
 from keras_facesr.pipeline.fidelity import refine
@@ -432,8 +432,8 @@ class FaceEnhancer:
             todo = np.flatnonzero(framed)
             if not len(todo):
                 break
-            for i, face in zip(todo, self.detector.refine_each([bigs[i] for i in todo], boxes[todo]),
-                               strict=True):
+            found = refine_each(self.detector, [bigs[i] for i in todo], boxes[todo])
+            for i, face in zip(todo, found, strict=True):
                 marks = ((face.landmarks + 0.5) / scales[i] - 0.5).astype(np.float32)
                 if (face.confidence < self.detector.min_confidence
                         or abs(np.log(native_size(marks) / sides[i])) > REFRAME_BEYOND / 2):
