@@ -334,6 +334,19 @@ if [ -n "${STAGE16_ONLY:-}" ]; then
   fit_run "$RUNS/x4-v16-more-faces" 3000 "${v9[@]}"
   exit
 fi
+# Stage 17 ("x8-v17-augment", model card "Stage 17"): the shipped x8 (stage 7, trained without
+# x4's augmentations) fine-tuned on CPU with stage 7's identity recipe (lambda_1 = 0.03, SFace,
+# no GAN term, 1e-4) and x4's framing jitter, grey faces, gamma and contrast, on stage 7's mix.
+if [ -n "${STAGE17_ONLY:-}" ]; then
+  fit_run "$RUNS/x8-v17-augment" "${STAGE17_STEPS:-1200}" --data nba --data faces:6 --batch-size 16 \
+    --generator edge --scale 8 --set train.hr_size=128 --set train.steps_per_epoch=100 \
+    --set train.g_lr=1e-4 --set loss.adversarial=0 --set loss.content=0 --set loss.identity=0.03 \
+    --set loss.encoder='"sface"' --set train.tensorboard=false --set train.samples=4 \
+    --set degrade.resize='["area", "bilinear"]' --set degrade.antialias=false \
+    --set degrade.jitter=0.08 --set degrade.grey=0.15 --set degrade.gamma=0.3 --set degrade.contrast=0.2 \
+    --set train.init="\"${INIT_X8:-keras_facesr/weights/facesr_edge_x8.keras}\"" --set train.pretrain_steps=0
+  exit
+fi
 if [ -n "${STAGE3_ONLY:-}" ]; then
   sizes_scale 4 "${INIT_X4:-$RUNS/x4-v2-clean/generator.keras}" "[18, 35]"
   sizes_scale 8 "${INIT_X8:-$RUNS/x8-identity/generator.keras}" "[10, 20]"
