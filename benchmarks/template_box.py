@@ -1,6 +1,6 @@
 """Where `enhance --aligned`'s framing check looks, and how often it agrees with the full pass.
 
-    python benchmarks/template_box.py [--data nba:val ids heldout] [--scale 4 8]
+    python benchmarks/template_box.py [--data nba:val ids heldout] [--scale 4 8] [--within 0.08]
 
 Reframing finds a crop's face on the crop's enlargement. Before MTCNN's full pass, O-Net alone
 reads the face on ``TEMPLATE_BOX`` (``keras_facesr.pipeline.enhance``), then on the box it
@@ -11,7 +11,8 @@ side: where ``TEMPLATE_BOX`` comes from), and then, for those crops and for dete
 at margins 0, 0.2 and 0.4 (``framed_crops.py``), how many crops the full pass would reframe
 (its face over ``REFRAME_BEYOND`` from the crop's side), how many the check lets skip the full
 pass after one O-Net round and after two, and how many of those skips the full pass would
-have reframed.
+have reframed. ``--within F`` tries another tolerance for the check's face size (|log| of its
+ratio to the crop's side; the pipeline's is half of ``REFRAME_BEYOND``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     p.add_argument("--data", nargs="+", default=["nba:val", "ids", "heldout"])
     p.add_argument("--scale", nargs="+", type=int, default=[4, 8])
     p.add_argument("--val-fraction", type=float, default=0.08)
+    p.add_argument("--within", type=float, default=REFRAME_BEYOND / 2,
+                   help="The check's tolerance for the face's size (default: the pipeline's).")
     args = p.parse_args()
     detector = FaceDetector(min_confidence=0.9, min_face=12)
     crops: dict[str, list[np.ndarray]] = {"template": [], "M 0": [], "M 0.2": [], "M 0.4": []}
@@ -54,7 +57,7 @@ def main() -> None:
                 for m in (0.0, 0.2, 0.4):
                     crops[f"M {m:g}"].append(box_crop(face, found.box, m))
     print(f"TEMPLATE_BOX {TEMPLATE_BOX}; a skip: O-Net confident (>= {detector.min_confidence}) "
-          f"and its face within {REFRAME_BEYOND / 2:g} of the crop's side (log)")
+          f"and its face within {args.within:g} of the crop's side (log)")
     for scale in args.scale:
         small = SIDE // scale
         for name, hrs in crops.items():
@@ -75,7 +78,7 @@ def main() -> None:
             for round_ in (1, 2):
                 for i, face in enumerate(detector.refine_each(bigs, box)):
                     skip[i] &= (face.confidence >= detector.min_confidence
-                                and log_size(face.landmarks, scale, small) <= REFRAME_BEYOND / 2)
+                                and log_size(face.landmarks, scale, small) <= args.within)
                     fx, fy, fw, fh = face.box
                     box[i] = (fx, fy, fx + fw, fy + fh)
                 cells.append(f"{round_} round{'s' if round_ > 1 else ''}: {skip.sum():3d} skip, "
