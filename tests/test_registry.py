@@ -132,9 +132,13 @@ def test_a_plugin_detector_without_refine_each_checks_aligned_crops(plugins, tmp
     asks of a detector) is refined image by image instead."""
     one_face = DETECTORS.get("test-one-face")
     assert not hasattr(one_face, "refine_each")
-    refined = []
-    monkeypatch.setattr(one_face, "refine", lambda self, rgb, boxes: refined.append(len(boxes)) or [
-        self.detect(rgb)[0] for _ in boxes])
+    refined = []  # boxes per refine call
+
+    def counting_refine(self, rgb, boxes):
+        refined.append(len(boxes))
+        return [self.detect(rgb)[0] for _ in boxes]
+
+    monkeypatch.setattr(one_face, "refine", counting_refine)
     crop = tmp_path / "crop.png"
     cv2.imwrite(str(crop), cv2.resize(cv2.imread(str(SAMPLES / "solvay_1927_small.jpg")), (32, 32)))
     result = CliRunner().invoke(main, [
