@@ -43,7 +43,7 @@ REFRAME_BEYOND = 0.16
 # MTCNN's box (x, y, width, height, as fractions of the side) on the enlargement of a crop
 # framed as the template: the median over the held-out sets' template-framed crops shrunk to
 # 32 and 16 px and enlarged x4 and x8 (x4: 0.203 0.184 0.555 0.750; x8: 0.195 0.188 0.547
-# 0.734; spread about 0.04; benchmarks/template_box.py). O-Net alone on it, two calls for a
+# 0.734; spread 0.03-0.07 of the side; benchmarks/template_box.py). O-Net alone on it, two calls for a
 # whole batch of crops, tells most such crops without reframing's full MTCNN pass, one per
 # crop (README, "Crops framed by another tool").
 TEMPLATE_BOX = (0.2, 0.186, 0.551, 0.742)
